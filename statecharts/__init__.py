@@ -17,7 +17,7 @@ from .config import Direct, ExecutionMode, SessionConfig, SessionOptions, Workfl
 from .errors import IllegalTransition, InvalidEvent, ReplayError, SessionError, SessionNotFound
 from .events import EVENT_TYPES, SessionEvent, TimestampedEvent
 from .ids import SessionId, is_session_id, new_session_id
-from .manager import InMemorySessionManager, SessionManager, parse_event
+from .manager import INTERRUPTED, InMemorySessionManager, SessionManager, parse_event
 from .observers import ObservableSessionManager, SessionObserver
 from .progress import IterationMetrics, SessionProgress
 from .session import SESSION_TABLE, LiveSession
@@ -29,11 +29,12 @@ from .snapshots import (
     StateSnapshot,
 )
 from .state import SessionState, SessionSummary
-from .storage import SessionStorage
+from .storage import DurableSessionStorage, SessionHead, SessionLocked, SessionStorage
 
 __all__ = [
     "EVENT_TYPES",
     "FORMAT_VERSION",
+    "INTERRUPTED",
     "SESSION_TABLE",
     "AnalysisResult",
     "ChartContext",
@@ -41,6 +42,7 @@ __all__ = [
     "CompiledChart",
     "Configuration",
     "Direct",
+    "DurableSessionStorage",
     "ExecutedCommand",
     "ExecutionMode",
     "IllegalTransition",
@@ -58,8 +60,10 @@ __all__ = [
     "SessionConfig",
     "SessionError",
     "SessionEvent",
+    "SessionHead",
     "SessionId",
     "SessionInfo",
+    "SessionLocked",
     "SessionManager",
     "SessionNotFound",
     "SessionObserver",

@@ -87,6 +87,7 @@ class SessionChart(StateChart[ChartContext]):
         idle = State(initial=True)
         iterating = State()
         h = HistoryState()  # shallow history: the sub-state left by `paused`
+        h.to(idle)  # its default, before it remembers anything (SCXML requires one)
 
         # -- Events inside running ---------------------------------------------
         iteration_started = idle.to(iterating, cond=[iteration_is_next, within_max_iterations])

@@ -181,6 +181,11 @@ class CompiledChart:
             for history in state.history:
                 if history.type.is_deep:
                     raise InvalidDefinition(f"{where}: deep history cannot be compiled")
+                if not any(t.target is not None for t in history.transitions):
+                    raise InvalidDefinition(
+                        f"{where}.{history.id}: a history state needs a default transition "
+                        "(as SCXML requires), e.g. `h.to(first_child)`"
+                    )
             self._check_callbacks(state._specs, where, allowed=())
             for transition in state.transitions:
                 if transition.initial:
@@ -374,8 +379,6 @@ class CompiledChart:
                 history[hstate.id] = child.id
         # Enter the target (through its history, when it is a history pseudo-state).
         if isinstance(target, HistoryState):
-            parent = target.parent
-            assert parent is not None
             remembered = history.get(target.id)
             entered = self._states[remembered] if remembered else self._history_default(target)
         else:
@@ -384,10 +387,6 @@ class CompiledChart:
 
     @staticmethod
     def _history_default(history: HistoryState) -> State:
-        for transition in history.transitions:
-            target: State | None = transition.target
-            if target is not None:
-                return target
-        parent = history.parent
-        assert parent is not None
-        return next(child for child in parent.states if child.initial)
+        """Where a history state leads before it remembers anything (checked to exist)."""
+        target: State = next(t.target for t in history.transitions if t.target is not None)
+        return target

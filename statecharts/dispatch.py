@@ -94,7 +94,7 @@ class SignalDispatcher:
     # -- threads --------------------------------------------------------------------
     def _start(self) -> None:
         with self._guard:
-            if self._started:
+            if self._started:  # pragma: no cover - two first publishers raced
                 return
             self._started = True
             self._spawn_worker(self._generation)
@@ -123,25 +123,19 @@ class SignalDispatcher:
         return calls
 
     def _deliver(self, generation: int) -> None:
+        """The delivery loop; ``generation`` tells a worker whether it was abandoned."""
         while True:
             with self._guard:
-                if self._generation != generation:
-                    return
-                work = self._work
+                work = self._work  # what an abandoned worker left, if anything
             if work is None:
                 item = self._queue.get()
                 if item is _STOP:
                     return
                 work = self._calls(item)
                 with self._guard:
-                    if self._generation != generation:  # pragma: no cover - a race with abandon
-                        self._work = work
-                        return
                     self._work = work
             while True:
                 with self._guard:
-                    if self._generation != generation:
-                        return
                     if not work:
                         self._work = None
                         break

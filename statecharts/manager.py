@@ -26,8 +26,9 @@ is not accepted, or not stored, changes nothing and sends no signal.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
 from datetime import UTC, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, Self, runtime_checkable
 
 from pydantic import ValidationError
 
@@ -36,13 +37,17 @@ from .dispatch import SignalDispatcher
 from .errors import InvalidEvent, SessionNotFound
 from .events import EVENT_TYPES, SessionEvent, Started, TimestampedEvent
 from .ids import SessionId, new_session_id
+from .loading import load_session, rebuild
 from .progress import SessionProgress
 from .session import LiveSession
 from .snapshots import PersistedSession, SessionCheckpoint, SessionInfo
 from .state import TERMINAL_STATUSES, Completed, SessionState, SessionSummary
-from .storage import SessionStorage
+from .storage import SessionLocked, SessionStorage, as_durable
 
-__all__ = ["InMemorySessionManager", "SessionManager"]
+__all__ = ["INTERRUPTED", "InMemorySessionManager", "SessionManager"]
+
+INTERRUPTED: Final = "interrupted"
+"""The ``paused`` reason recorded for a session whose driving process went away."""
 
 _EVENT_CLASSES = tuple(EVENT_TYPES.values())
 
@@ -119,8 +124,29 @@ class InMemorySessionManager:
         self, storage: SessionStorage | None = None, *, receiver_timeout: float = 10.0
     ) -> None:
         self.storage = storage
+        self._store = None if storage is None else as_durable(storage)
         self._sessions: dict[SessionId, LiveSession] = {}
         self.signals = SignalDispatcher(self, receiver_timeout)
+
+    @classmethod
+    async def open(cls, storage: SessionStorage, *, receiver_timeout: float = 10.0) -> Self:
+        """A manager holding every session of ``storage``, recovered after a crash.
+
+        Each session is rebuilt from its latest checkpoint and the events after
+        it.  A session left ``running`` by a process that is gone is paused with
+        reason :data:`INTERRUPTED` (a normal, recorded transition, so it can be
+        resumed); one that a live process drives is loaded but not touched.
+        """
+        manager = cls(storage, receiver_timeout=receiver_timeout)
+        store = manager._store
+        assert store is not None
+        for session_id in await store.list():
+            manager._sessions[session_id] = await load_session(store, session_id)
+        for session_id, session in list(manager._sessions.items()):
+            if session.state.status == "running":
+                with suppress(SessionLocked):  # its owner is alive: not ours to touch
+                    await manager.pause_session(session_id, reason=INTERRUPTED)
+        return manager
 
     # -- lifecycle --------------------------------------------------------------------
     async def create_session(self, config: SessionConfig) -> SessionId:
@@ -184,6 +210,9 @@ class InMemorySessionManager:
         if event.kind == "started":
             event = _with_config(event, session.config)
         async with session.lock.writing():
+            session = self._sessions[session_id]  # a restore may have replaced it meanwhile
+            if self._store is not None:
+                session = await self._writable(session)
             step = session.prepare(event, datetime.now(UTC))
             if self.storage is not None:
                 await self.storage.append(session_id, (step.recorded,), step.state)
@@ -191,6 +220,26 @@ class InMemorySessionManager:
             session.commit(step)
             self.signals.publish(session_id, step.recorded, old_state, step.state)
         return step.recorded, step.state
+
+    async def _writable(self, session: LiveSession) -> LiveSession:
+        """The session, ours to write in the store and up to date with it (under its write lock).
+
+        When another process drove the session since we loaded it, it is
+        reloaded before anything is decided on a stale copy.
+        """
+        assert self._store is not None
+        stored_seq = await self._store.acquire(session.id)
+        if stored_seq is not None and stored_seq != session.last_seq:
+            session = await self._reload(session)
+        return session
+
+    async def _reload(self, session: LiveSession) -> LiveSession:
+        """Replace ``session`` by what the store holds (keeping its lock)."""
+        assert self._store is not None
+        fresh = await load_session(self._store, session.id)
+        fresh.lock = session.lock
+        self._sessions[session.id] = fresh
+        return fresh
 
     # -- queries ------------------------------------------------------------------------
     def _session(self, session_id: SessionId) -> LiveSession:
@@ -257,6 +306,9 @@ class InMemorySessionManager:
         """Snapshot the session so that a restore replays only what comes after."""
         session = self._session(session_id)
         async with session.lock.writing():
+            session = self._sessions[session_id]  # a restore may have replaced it meanwhile
+            if self._store is not None:
+                session = await self._writable(session)
             now = datetime.now(UTC)
             checkpoint = SessionCheckpoint(
                 iteration=session.tracker.current_iteration,
@@ -274,18 +326,15 @@ class InMemorySessionManager:
         """Rebuild the session from its latest checkpoint plus the events after it.
 
         Without a checkpoint the whole log is replayed.  The rebuilt session
-        replaces the one in memory.
+        replaces the one in memory.  From a store, only the events after the
+        checkpoint are read; the older ones are read from it when asked for.
         """
         session = self._session(session_id)
         async with session.lock.writing():
-            if self.storage is not None:
-                stored = await self.storage.load(session_id)
-                if stored is None:
-                    raise SessionNotFound(session_id)
-                checkpoints, events = list(stored.checkpoints), list(stored.events)
-            else:
-                checkpoints, events = session.checkpoints, session.events
-            rebuilt = _rebuild(session, checkpoints, events)
+            session = self._sessions[session_id]  # another restore may have replaced it
+            if self._store is not None:
+                return (await self._reload(session)).state
+            rebuilt = rebuild(session, session.checkpoints, session.events)
             rebuilt.lock = session.lock
             self._sessions[session_id] = rebuilt
         return rebuilt.state
@@ -298,6 +347,19 @@ class InMemorySessionManager:
     def close(self) -> None:
         """Stop the signal delivery thread (after delivering what is queued)."""
         self.signals.close()
+
+    async def flush(self) -> None:
+        """Make every event recorded so far durable, whatever the store's durability mode."""
+        if self._store is not None:
+            await self._store.flush()
+
+    async def aclose(self) -> None:
+        """Close the store (flushing it and releasing our sessions), then :meth:`close`."""
+        try:
+            if self._store is not None:
+                await self._store.close()
+        finally:
+            self.close()
 
 
 def parse_event(event_name: str, payload: dict[str, Any]) -> SessionEvent:
@@ -335,24 +397,3 @@ def _with_config(event: SessionEvent, config: SessionConfig) -> SessionEvent:
             valid_names=EVENT_TYPES,
         )
     return event
-
-
-def _rebuild(
-    session: LiveSession,
-    checkpoints: list[SessionCheckpoint],
-    events: list[TimestampedEvent],
-) -> LiveSession:
-    """The session rebuilt from its latest checkpoint and the events after it."""
-    if checkpoints:
-        latest = checkpoints[-1]
-        rebuilt = LiveSession.from_snapshot(
-            session.id, session.config, session.created_at, latest.state_snapshot
-        )
-        rebuilt.events_base = 0
-        rebuilt.events = [e for e in events if e.seq <= latest.seq]
-        rebuilt.replay(e for e in events if e.seq > latest.seq)
-    else:
-        rebuilt = LiveSession(session.id, session.config, session.created_at)
-        rebuilt.replay(events)
-    rebuilt.checkpoints = list(checkpoints)
-    return rebuilt

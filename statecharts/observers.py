@@ -59,8 +59,12 @@ class _Subscription:
             try:
                 await asyncio.wait_for(self.observer.on_event(session_id, event), self.timeout)
             except TimeoutError:
-                log.error(  # noqa: TRY400 - a timeout has no traceback worth logging"observer %r took more than %.1f s on seq %d of %s; cancelled",
-                    self.observer, self.timeout, event.seq, session_id
+                log.error(  # noqa: TRY400 - a timeout has no traceback worth logging
+                    "observer %r took more than %.1f s on seq %d of %s; cancelled",
+                    self.observer,
+                    self.timeout,
+                    event.seq,
+                    session_id,
                 )
             except Exception:
                 log.exception(

@@ -257,4 +257,7 @@ class ProgressTracker:
 
     def same_as(self, other: ProgressTracker) -> bool:
         """Whether two trackers folded the same history (used to verify replays)."""
-        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+        names = [n for n in self.__slots__ if n != "_iteration_start"]
+        if self._running_iteration() is not None:  # only meaningful during an iteration
+            names.append("_iteration_start")
+        return all(getattr(self, name) == getattr(other, name) for name in names)

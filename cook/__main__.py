@@ -1,0 +1,5 @@
+"""``python -m cook``."""
+
+from .cli import entry_point
+
+entry_point()

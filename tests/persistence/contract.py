@@ -1,0 +1,286 @@
+"""The storage contract: what every implementation of the port must do, as reusable tests.
+
+Subclass :class:`StorageContract` and provide the ``opener`` fixture: a
+callable that opens a store instance on the test's data (a new instance each
+call for a durable store; the same one for a memory store), plus the class
+attributes telling what the store can do.  The PostgreSQL store will run this
+very suite, unchanged.
+
+Only the port (``statecharts.storage``), the manager and the errors exported by
+``persistence`` are used here, never a store's internals.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from persistence import (
+    DurableSessionStorage,
+    InvalidSessionId,
+    SessionLocked,
+    StorageError,
+    verify,
+)
+from statecharts import (
+    INTERRUPTED,
+    InMemorySessionManager,
+    LiveSession,
+    PersistedSession,
+    SessionConfig,
+    SessionNotFound,
+    TimestampedEvent,
+    events,
+    new_session_id,
+    state,
+)
+
+from .workload import drive
+
+Opener = Callable[[], DurableSessionStorage]
+
+BAD_IDS = ["../x", "a/b", "x\0y", "", ".", "..", "01HZZZZZZZZZZZZZZZZZZZZZZ/", 42, None]
+
+
+def stamped(seq: int, event: events.SessionEvent) -> TimestampedEvent:
+    """An event as recorded at ``seq``."""
+    return TimestampedEvent(seq=seq, timestamp=datetime.now(UTC), event=event)
+
+
+def replayed(stored: PersistedSession) -> LiveSession:
+    """The session a full replay of ``stored``'s events gives."""
+    session = LiveSession(stored.id, stored.config, stored.created_at)
+    session.replay(stored.events)
+    return session
+
+
+class StorageContract:
+    """The tests every store passes; see the module's documentation."""
+
+    #: a second instance on the same data sees what the first stored
+    survives_reopen = True
+    #: two instances on the same data exclude each other (``SessionLocked``)
+    excludes_other_instances = True
+
+    @pytest.fixture
+    def opener(self) -> Opener:
+        raise NotImplementedError
+
+    @pytest.fixture
+    async def store(self, opener: Opener) -> AsyncIterator[DurableSessionStorage]:
+        store = opener()
+        yield store
+        await store.close()
+
+    @pytest.fixture
+    def session_config(self) -> SessionConfig:
+        return SessionConfig(project_path="/work/project", max_iterations=1_000_000)
+
+    async def new_manager(self, store: DurableSessionStorage) -> InMemorySessionManager:
+        return await InMemorySessionManager.open(store, receiver_timeout=2.0)
+
+    # -- the spec's four ----------------------------------------------------------------
+    async def test_a_new_store_is_empty(self, store: DurableSessionStorage) -> None:
+        assert await store.list() == []
+        assert await store.load(new_session_id()) is None
+        assert await store.load_head(new_session_id()) is None
+        await store.delete(new_session_id())  # unknown ids are ignored
+
+    async def test_save_then_load_round_trips(
+        self, store: DurableSessionStorage, session_config: SessionConfig
+    ) -> None:
+        sid = new_session_id()
+        stored_events = (
+            stamped(1, events.Started(config=session_config)),
+            stamped(2, events.IterationStarted(number=1)),
+            stamped(3, events.CommandExecuted(command="make", success=True)),
+        )
+        session = PersistedSession(
+            id=sid,
+            config=session_config,
+            state=state.Running(iteration=1, phase="iterating"),
+            created_at=datetime.now(UTC),
+            events=stored_events,
+        )
+        await store.save(session)
+        loaded = await store.load(sid)
+        assert loaded is not None
+        assert loaded.events == stored_events
+        assert (loaded.id, loaded.config, loaded.state, loaded.created_at) == (
+            sid,
+            session_config,
+            session.state,
+            session.created_at,
+        )
+        assert await store.list() == [sid]
+        # saving again replaces it whole
+        await store.save(
+            session.model_copy(
+                update={"events": stored_events[:1], "state": state.Running(iteration=0)}
+            )
+        )
+        again = await store.load(sid)
+        assert again is not None and again.events == stored_events[:1]
+
+    async def test_list_is_oldest_first_and_delete_forgets(
+        self, store: DurableSessionStorage, session_config: SessionConfig
+    ) -> None:
+        manager = await self.new_manager(store)
+        ids = [await manager.create_session(session_config) for _ in range(5)]
+        assert await store.list() == sorted(ids) == ids
+        await store.delete(ids[2])
+        assert await store.list() == ids[:2] + ids[3:]
+        assert await store.load(ids[2]) is None
+        await store.delete(ids[2])
+        manager.close()
+
+    # -- events -------------------------------------------------------------------------
+    async def test_appended_events_are_read_back_from_any_seq(
+        self, store: DurableSessionStorage, session_config: SessionConfig
+    ) -> None:
+        manager = await self.new_manager(store)
+        sid = await manager.create_session(session_config)
+        await drive(manager, sid, 120, random.Random(1))
+        recorded = await manager.get_events(sid)
+        assert [e.seq for e in recorded] == list(range(1, 121))
+        for after in (0, 1, 57, 119, 120, 500):
+            assert [e async for e in store.load_events(sid, after)] == recorded[after:]
+        manager.close()
+
+    async def test_an_out_of_order_append_is_refused_and_changes_nothing(
+        self, store: DurableSessionStorage, session_config: SessionConfig
+    ) -> None:
+        manager = await self.new_manager(store)
+        sid = await manager.create_session(session_config)
+        await manager.start_session(sid)
+        with pytest.raises(StorageError):
+            await store.append(sid, [stamped(3, events.Resumed())], state.Running(iteration=0))
+        assert [e.seq async for e in store.load_events(sid)] == [1]
+        manager.close()
+
+    async def test_unknown_sessions(self, store: DurableSessionStorage) -> None:
+        unknown = new_session_id()
+        with pytest.raises(SessionNotFound):
+            [e async for e in store.load_events(unknown)]
+        with pytest.raises(SessionNotFound):
+            await store.acquire(unknown)
+        with pytest.raises(SessionNotFound):
+            await store.append(unknown, [stamped(1, events.Started())], state.Running(iteration=0))
+
+    @pytest.mark.parametrize("bad", BAD_IDS)
+    async def test_invalid_ids_never_reach_a_path(
+        self, store: DurableSessionStorage, bad: object
+    ) -> None:
+        calls = [
+            store.load(bad),  # type: ignore[arg-type]
+            store.load_head(bad),  # type: ignore[arg-type]
+            store.delete(bad),  # type: ignore[arg-type]
+            store.acquire(bad),  # type: ignore[arg-type]
+            store.release(bad),  # type: ignore[arg-type]
+            store.append(bad, [stamped(1, events.Started())], state.Running(iteration=0)),  # type: ignore[arg-type]
+        ]
+        for call in calls:
+            with pytest.raises(InvalidSessionId):
+                await call
+        with pytest.raises(InvalidSessionId):
+            [e async for e in store.load_events(bad)]  # type: ignore[arg-type]
+        assert await store.list() == []
+
+    # -- checkpoints and restore --------------------------------------------------------
+    async def test_restore_from_a_checkpoint_equals_a_full_replay(
+        self, store: DurableSessionStorage, session_config: SessionConfig
+    ) -> None:
+        manager = await self.new_manager(store)
+        sid = await manager.create_session(session_config)
+        await drive(manager, sid, 80, random.Random(2))
+        checkpoint = await manager.save_checkpoint(sid)
+        assert checkpoint.seq == 80
+        await drive(manager, sid, 40, random.Random(3))
+        head = await store.load_head(sid)
+        assert head is not None and head.checkpoint is not None
+        assert head.checkpoint.seq == 80
+        live = manager._session(sid)
+        assert await manager.restore_session(sid) == live.state
+        assert manager._session(sid).same_as(live)
+        stored = await store.load(sid)
+        assert stored is not None and replayed(stored).same_as(live)
+        assert [e.seq for e in await manager.get_events(sid)] == list(range(1, 121))
+        assert (await verify(store)).ok
+        manager.close()
+
+    # -- restart and recovery -----------------------------------------------------------
+    async def test_a_reopened_store_recovers_every_session(
+        self, opener: Opener, session_config: SessionConfig
+    ) -> None:
+        if not self.survives_reopen:
+            pytest.skip("this store does not outlive its instance")
+        store = opener()
+        manager = await self.new_manager(store)
+        running = await manager.create_session(session_config)
+        paused = await manager.create_session(session_config)
+        created = await manager.create_session(session_config)
+        await drive(manager, running, 30, random.Random(4))
+        if (await manager.get_state(running)).status == "paused":
+            await manager.resume_session(running)
+        await manager.start_session(paused)
+        await manager.pause_session(paused, reason="for later")
+        expected = {sid: await manager.get_events(sid) for sid in (running, paused, created)}
+        await manager.aclose()
+
+        reopened = opener()
+        manager = await self.new_manager(reopened)
+        assert sorted(manager._sessions) == sorted(expected)
+        interrupted = await manager.get_events(running)
+        assert interrupted[:-1] == expected[running]
+        assert interrupted[-1].event == events.Paused(reason=INTERRUPTED)
+        assert await manager.get_events(paused) == expected[paused]
+        assert await manager.get_state(paused) == state.Paused(reason="for later")
+        assert await manager.get_state(created) == state.Created()
+        # and the interrupted session resumes where it was
+        resumed = await manager.resume_session(running)
+        assert resumed.status == "running"
+        await manager.aclose()
+
+    async def test_only_one_instance_drives_a_session(
+        self, opener: Opener, session_config: SessionConfig
+    ) -> None:
+        if not self.excludes_other_instances:
+            pytest.skip("this store has a single user")
+        first, second = opener(), opener()
+        manager = await self.new_manager(first)
+        sid = await manager.create_session(session_config)
+        await manager.start_session(sid)
+        other = await self.new_manager(second)
+        assert (await other.get_state(sid)).status == "running"  # loaded, not touched
+        with pytest.raises(SessionLocked):
+            await other.send(sid, "iteration_started", number=1)
+        with pytest.raises(SessionLocked):
+            await second.delete(sid)
+        # once the first lets go, the second catches up before writing
+        await manager.send(sid, "iteration_started", number=1)
+        await first.release(sid)
+        assert await second.acquire(sid) == 2
+        assert (await other.send(sid, "command_executed", command="x", success=True)).status == (
+            "running"
+        )
+        assert [e.seq for e in await other.get_events(sid)] == [1, 2, 3]
+        await manager.aclose()
+        await other.aclose()
+
+    async def test_acquire_release_flush_close_are_idempotent(
+        self, store: DurableSessionStorage, session_config: SessionConfig
+    ) -> None:
+        manager = await self.new_manager(store)
+        sid = await manager.create_session(session_config)
+        await manager.start_session(sid)
+        assert await store.acquire(sid) == 1
+        assert await store.acquire(sid) == 1
+        await store.release(sid)
+        await store.release(sid)
+        await store.flush()
+        await store.flush()
+        await manager.aclose()
+        await store.close()
