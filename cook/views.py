@@ -101,7 +101,7 @@ def session_detail(info: SessionInfo) -> list[str]:
         f"({mode_text(info)})",
         f"progress  {progress.iterations_completed}/{progress.total_iterations} iterations, "
         f"{plural(len(progress.files_changed), 'file')} changed, "
-        f"{plural(len(progress.commands_executed), 'command')}, running time "
+        f"{plural(progress.commands_total, 'command')}, running time "
         f"{duration_text(progress.duration)}",
         f"phase     {progress.current_phase or '-'}",
     ]
@@ -109,6 +109,9 @@ def session_detail(info: SessionInfo) -> list[str]:
         lines.append(f"error     {info.state.error}")
     if progress.iterations:
         lines += ["", *_iterations(progress)]
+        earlier = progress.iterations[0].number - 1
+        if earlier:
+            lines.append(f"({plural(earlier, 'earlier iteration')}: see cook events {info.id})")
     failed = [c for c in progress.commands_executed if not c.success]
     if failed:
         lines += ["", "failed commands:"]
@@ -126,8 +129,8 @@ def summary_lines(info: SessionInfo, store: str) -> list[str]:
         f"session {info.id}: {status}",
         f"  {progress.iterations_completed}/{progress.total_iterations} iterations, "
         f"{plural(len(progress.files_changed), 'file')} changed, "
-        f"{sum(1 for c in progress.commands_executed if c.success)}/"
-        f"{len(progress.commands_executed)} commands ok, in {duration_text(progress.duration)}",
+        f"{progress.commands_succeeded}/{progress.commands_total} commands ok, "
+        f"in {duration_text(progress.duration)}",
     ]
     if isinstance(info.state, state.Failed):
         lines.append(f"  error: {info.state.error}")

@@ -11,9 +11,10 @@ Appending is :mod:`persistence.eventlog`'s job.
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO, Final, NamedTuple
+from typing import Final, NamedTuple
 
 from statecharts import TimestampedEvent
 
@@ -76,21 +77,46 @@ class LogReader:
 
     def lines(self) -> Iterator[tuple[int, bytes, int]]:
         """``(offset, line, seq)`` of every complete event line after the start, each checked."""
+        for chunk in self.chunks():
+            yield from chunk
+
+    def chunks(self) -> Iterator[list[tuple[int, bytes, int]]]:
+        """:meth:`lines`, a read's worth at a time (the loop that verify and load spend on)."""
         offset, running, seq = self.end
         at = self.last_line_start
+        crc32 = zlib.crc32
         try:
             with storage_errors("read", self.path), self.path.open("rb") as file:
-                for at, line in _complete_lines(file, offset, self):
-                    checked = split_line(line)
-                    if checked is None:
-                        raise self._fail("checksum_mismatch", at, "the line's checksum is wrong")
-                    if checked[0] != running:
-                        raise self._fail("chain_mismatch", at, "a line is missing or out of place")
-                    number = line_seq(line)
-                    if number != seq + 1:
-                        raise self._fail("seq_gap", at, f"seq {number} where {seq + 1} belongs")
-                    running, seq, offset = chain(line, running), number, at + len(line)
-                    yield at, line, seq
+                file.seek(offset)
+                pending = b""
+                while data := file.read(_CHUNK):
+                    if pending:
+                        data = pending + data
+                    checked: list[tuple[int, bytes, int]] = []
+                    start, find = 0, data.find
+                    while (newline := find(b"\n", start)) >= 0:
+                        line = data[start : newline + 1]
+                        at = offset
+                        fields = split_line(line)
+                        if fields is None:
+                            raise self._fail(
+                                "checksum_mismatch", at, "the line's checksum is wrong"
+                            )
+                        if fields[0] != running:
+                            raise self._fail(
+                                "chain_mismatch", at, "a line is missing or out of place"
+                            )
+                        number = line_seq(line)
+                        if number != seq + 1:
+                            raise self._fail("seq_gap", at, f"seq {number} where {seq + 1} belongs")
+                        running, seq = crc32(line, running), number
+                        offset += len(line)
+                        checked.append((at, line, seq))
+                        start = newline + 1
+                    pending = data[start:]
+                    if checked:
+                        yield checked
+                self.torn = len(pending)
         finally:
             self.end = LogPosition(offset, running, seq)
             self.last_line_start = at if seq else 0
@@ -101,39 +127,19 @@ class LogReader:
         The seq inside each event is not compared with its line's: replaying
         the events checks that they follow each other.
         """
-        batch: list[bytes] = []
-        offsets: list[int] = []
-        for at, line, seq in self.lines():
-            if seq <= after_seq:
+        for chunk in self.chunks():
+            if chunk[-1][2] <= after_seq:
                 continue
-            batch.append(line)
-            offsets.append(at)
-            if len(batch) >= BATCH:
-                yield self._decode(batch, offsets)
-                batch, offsets = [], []
-        if batch:
-            yield self._decode(batch, offsets)
+            wanted = [entry for entry in chunk if entry[2] > after_seq]
+            for first in range(0, len(wanted), BATCH):
+                part = wanted[first : first + BATCH]
+                yield self._decode([line for _, line, _ in part], [at for at, _, _ in part])
 
     def _decode(self, batch: Sequence[bytes], offsets: Sequence[int]) -> list[TimestampedEvent]:
         try:
             return decode_events(batch)
         except LineError as error:
             raise self._fail("invalid_event", offsets[error.index], str(error)) from None
-
-
-def _complete_lines(file: BinaryIO, offset: int, reader: LogReader) -> Iterator[tuple[int, bytes]]:
-    file.seek(offset)
-    pending = b""
-    while chunk := file.read(_CHUNK):
-        data = pending + chunk if pending else chunk
-        start = 0
-        find = data.find
-        while (newline := find(b"\n", start)) >= 0:
-            yield offset + start, data[start : newline + 1]
-            start = newline + 1
-        pending = data[start:]
-        offset += start
-    reader.torn = len(pending)
 
 
 def position_problem(path: Path, end: LogPosition, line_start: int) -> str | None:

@@ -39,14 +39,15 @@ __all__ = ["CompiledChart", "CompiledTransition", "Configuration"]
 _INJECTED = frozenset({"model", "event"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Configuration:
     """Where a sequential chart is: its active states and what its history states remember.
 
     ``states`` lists the active state ids from the outermost to the leaf;
     ``history`` pairs each history pseudo-state id with the state it remembers.
-    Instances are interned by :class:`CompiledChart`, so compare them with ``is``
-    or ``==`` alike.
+    Instances are interned by :class:`CompiledChart` (one object per value), so
+    equality and hashing are by identity: a table lookup per event costs no
+    tuple hashing.
     """
 
     states: tuple[str, ...]
@@ -154,7 +155,9 @@ class CompiledChart:
         self._collect(chart_class.states)
         self._check_supported()
         self.event_ids: tuple[str, ...] = tuple(str(e) for e in chart_class._events)
-        self._interned: dict[Configuration, Configuration] = {}
+        self._interned: dict[
+            tuple[tuple[str, ...], tuple[tuple[str, str], ...]], Configuration
+        ] = {}
         self._table: dict[tuple[Configuration, str], tuple[CompiledTransition, ...]] = {}
         self._allowed: dict[Configuration, tuple[str, ...]] = {}
         initial = chart_class.initial_state
@@ -221,8 +224,11 @@ class CompiledChart:
     def _intern(
         self, states: tuple[str, ...], history: tuple[tuple[str, str], ...]
     ) -> Configuration:
-        config = Configuration(states, tuple(sorted(history)))
-        return self._interned.setdefault(config, config)  # atomic: one object per value
+        key = (states, tuple(sorted(history)))
+        found = self._interned.get(key)
+        if found is None:  # setdefault is atomic: racing threads get one object per value
+            found = self._interned.setdefault(key, Configuration(*key))
+        return found
 
     def _chain(self, state: State) -> tuple[str, ...]:
         ids: list[str] = []

@@ -6,12 +6,21 @@ guards read ``iterations_completed`` and ``max_iterations`` from it and the
 chart's action counts completed iterations on it, so the chart and the progress
 can never disagree on how far a session got.  :class:`SessionProgress` is the
 immutable view of it that callers receive.
+
+Progress is bounded: it counts everything (iterations, commands, commits, lines)
+but keeps only the most recent :data:`RECENT_ITERATIONS` iterations and
+:data:`RECENT_COMMANDS` commands in full.  A checkpoint holds the progress, so its
+size -- and the time to restore a session from it -- does not grow with the
+session's log; the whole history stays in the log, one event per line.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from pydantic import AwareDatetime, Field
 
@@ -21,7 +30,21 @@ from .events import TimestampedEvent
 from .record import Record
 from .state import SessionState
 
-__all__ = ["IterationMetrics", "ProgressTracker", "SessionProgress"]
+__all__ = [
+    "RECENT_COMMANDS",
+    "RECENT_ITERATIONS",
+    "IterationMetrics",
+    "ProgressTracker",
+    "SessionProgress",
+]
+
+RECENT_ITERATIONS = 100
+"""How many of the latest iterations :class:`SessionProgress` keeps in full."""
+
+RECENT_COMMANDS = 100
+"""How many of the latest executed commands :class:`SessionProgress` keeps in full."""
+
+_ITERATING = "\x00iterating"  # phase marker: "iteration i/N[: command]", built when read
 
 
 class IterationMetrics(Record):
@@ -46,6 +69,11 @@ class IterationMetrics(Record):
 class SessionProgress(Record):
     """How far a session got, as of ``as_of``.
 
+    The counters (``iterations_completed``, ``commands_total``, ``commits_total``,
+    ``lines_added``...) cover the whole session; ``commands_executed`` and
+    ``iterations`` hold the latest :data:`RECENT_COMMANDS` commands and
+    :data:`RECENT_ITERATIONS` iterations (the log has them all).
+
     ``duration`` counts the time spent running (paused time excluded); while
     the session runs, ``running_since`` says since when, so the live duration
     is ``duration + (now - as_of)``.
@@ -56,6 +84,11 @@ class SessionProgress(Record):
     total_iterations: int = Field(ge=1)
     files_changed: frozenset[Path] = frozenset()
     commands_executed: tuple[ExecutedCommand, ...] = ()
+    commands_total: int = Field(default=0, ge=0)
+    commands_succeeded: int = Field(default=0, ge=0)
+    commits_total: int = Field(default=0, ge=0)
+    lines_added: int = Field(default=0, ge=0)
+    lines_removed: int = Field(default=0, ge=0)
     duration: timedelta = timedelta(0)
     current_phase: str | None = None
     iterations: tuple[IterationMetrics, ...] = ()
@@ -64,21 +97,32 @@ class SessionProgress(Record):
     last_analysis: AnalysisResult | None = None
     as_of: AwareDatetime
 
+    @property
+    def success_rate(self) -> float:
+        """The share of all executed commands that succeeded (1.0 when none ran)."""
+        return self.commands_succeeded / self.commands_total if self.commands_total else 1.0
+
 
 class ProgressTracker:
     """The mutable fold of one session's events into its progress (and the chart's model)."""
 
     __slots__ = (
-        "_iteration_start",
         "accumulated",
         "commands",
+        "commands_succeeded",
+        "commands_total",
+        "commits_total",
         "current_iteration",
         "files_changed",
+        "iteration_commands",
         "iterations",
         "iterations_completed",
         "last_analysis",
+        "lines_added",
+        "lines_removed",
         "max_iterations",
-        "phase",
+        "phase_command",
+        "phase_text",
         "running_since",
         "started_at",
     )
@@ -87,17 +131,24 @@ class ProgressTracker:
         self.max_iterations = max_iterations
         self.iterations_completed = 0  # counted by the chart's own action
         self.current_iteration = 0
-        self.files_changed: set[Path] | None = (
-            None  # allocated on first use: idle sessions stay small
-        )
-        self.commands: list[ExecutedCommand] | None = None
-        self.iterations: list[IterationMetrics] | None = None
+        # allocated on first use: idle sessions stay small
+        self.files_changed: set[Path] | None = None
+        # the fold keeps plain tuples and objects; records are built when read
+        self.commands: deque[_Command] | None = None
+        self.iterations: deque[_Iteration] | None = None
+        self.iteration_commands: list[_Command] | None = None  # the running iteration's
+        self.commands_total = 0
+        self.commands_succeeded = 0
+        self.commits_total = 0
+        self.lines_added = 0
+        self.lines_removed = 0
         self.started_at: datetime | None = None
         self.running_since: datetime | None = None
         self.accumulated = timedelta(0)
         self.last_analysis: AnalysisResult | None = None
-        self.phase: str | None = None
-        self._iteration_start = 0  # index in commands where the running iteration's begin
+        # the phase, built when read: ``phase_text``, or _ITERATING and the last command
+        self.phase_text: str | None = None
+        self.phase_command: str | None = None
 
     # -- the fold --------------------------------------------------------------------
     def apply(self, recorded: TimestampedEvent) -> None:
@@ -113,83 +164,79 @@ class ProgressTracker:
             case ev.AnalysisCompleted():
                 self.last_analysis = event.results
                 running = self._running_iteration()
-                if running is not None and self.iterations is not None:
-                    self.iterations[-1] = running.model_copy(update={"analysis": event.results})
+                if running is not None:
+                    running.analysis = event.results
             case ev.Started() | ev.Resumed():
                 if self.started_at is None:
                     self.started_at = at
                 self.running_since = at
-                self.phase = (
-                    self._iteration_phase() if self._running_iteration() else "between iterations"
-                )
+                self.phase_text = _ITERATING if self._running_iteration() else "between iterations"
+                self.phase_command = None
             case ev.Paused():
                 self._stop_clock(at)
-                self.phase = f"paused: {event.reason}" if event.reason else "paused"
+                self.phase_text = f"paused: {event.reason}" if event.reason else "paused"
             case ev.Completed() | ev.Failed():
                 self._stop_clock(at)
-                self.phase = event.kind
+                self.phase_text = event.kind
 
-    def _iteration_phase(self) -> str:
-        return f"iteration {self.current_iteration}/{self.max_iterations}"
+    @property
+    def phase(self) -> str | None:
+        """The human-readable phase (see ``docs/progress.md``)."""
+        if self.phase_text is not _ITERATING:
+            return self.phase_text
+        text = f"iteration {self.current_iteration}/{self.max_iterations}"
+        return f"{text}: {self.phase_command}" if self.phase_command is not None else text
 
     def _command_executed(self, event: ev.CommandExecuted, at: datetime) -> None:
         if self.commands is None:
-            self.commands = []
-        iterating = self._running_iteration() is not None
-        self.commands.append(
-            ExecutedCommand.trusted(
-                command=event.command,
-                success=event.success,
-                duration=event.duration,
-                output_size=event.output_size,
-                exit_code=event.exit_code,
-                iteration=self.current_iteration if iterating else None,
-                timestamp=at,
-            )
+            self.commands = deque(maxlen=RECENT_COMMANDS)
+        iterating = self.iteration_commands is not None
+        command = (
+            event.command,
+            event.success,
+            event.duration,
+            event.output_size,
+            event.exit_code,
+            self.current_iteration if iterating else None,
+            at,
         )
-        if iterating:
-            self.phase = f"{self._iteration_phase()}: {event.command}"
+        self.commands.append(command)
+        self.commands_total += 1
+        self.commands_succeeded += event.success
+        if self.iteration_commands is not None:
+            self.iteration_commands.append(command)
+            self.phase_text, self.phase_command = _ITERATING, event.command
 
     def _iteration_started(self, number: int, at: datetime) -> None:
         self.current_iteration = number
-        self._iteration_start = len(self.commands or ())
         if self.iterations is None:
-            self.iterations = []
-        self.iterations.append(
-            IterationMetrics.trusted(
-                number=number,
-                started_at=at,
-                completed_at=None,
-                changes=None,
-                commands=(),
-                analysis=None,
-            )
-        )
-        self.phase = self._iteration_phase()
+            self.iterations = deque(maxlen=RECENT_ITERATIONS)
+        running = _Iteration(number, at)
+        self.iterations.append(running)
+        self.iteration_commands = running.commands
+        self.phase_text, self.phase_command = _ITERATING, None
 
     def _iteration_completed(self, changes: IterationChanges, at: datetime) -> None:
         running = self._running_iteration()
-        assert running is not None and self.iterations is not None
+        assert running is not None
         if changes.files_modified:
             if self.files_changed is None:
                 self.files_changed = set()
             self.files_changed.update(changes.files_modified)
-        self.iterations[-1] = running.model_copy(
-            update={
-                "completed_at": at,
-                "changes": changes,
-                "commands": tuple((self.commands or ())[self._iteration_start :]),
-            }
-        )
-        self.phase = "between iterations"
+        self.commits_total += len(changes.git_commits)
+        self.lines_added += changes.lines_added
+        self.lines_removed += changes.lines_removed
+        running.completed_at, running.changes = at, changes
+        self.iteration_commands = None
+        self.phase_text = "between iterations"
 
     def _stop_clock(self, at: datetime) -> None:
         if self.running_since is not None:
             self.accumulated += at - self.running_since
             self.running_since = None
 
-    def _running_iteration(self) -> IterationMetrics | None:
-        if self.iterations and self.iterations[-1].completed_at is None:
+    def _running_iteration(self) -> _Iteration | None:
+        if self.iteration_commands is not None and self.iterations:
             return self.iterations[-1]
         return None
 
@@ -203,13 +250,11 @@ class ProgressTracker:
 
     def success_rate(self) -> float:
         """The share of executed commands that succeeded (1.0 when none ran)."""
-        if not self.commands:
-            return 1.0
-        return sum(1 for c in self.commands if c.success) / len(self.commands)
+        return self.commands_succeeded / self.commands_total if self.commands_total else 1.0
 
     def total_commits(self) -> int:
         """How many commits the completed iterations made."""
-        return sum(len(m.changes.git_commits) for m in self.iterations or () if m.changes)
+        return self.commits_total
 
     def snapshot(self, state: SessionState, now: datetime | None = None) -> SessionProgress:
         """The immutable progress as of ``now`` (default: the current time)."""
@@ -219,10 +264,15 @@ class ProgressTracker:
             iterations_completed=self.iterations_completed,
             total_iterations=self.max_iterations,
             files_changed=frozenset(self.files_changed or ()),
-            commands_executed=tuple(self.commands or ()),
+            commands_executed=tuple(_command_record(c) for c in self.commands or ()),
+            commands_total=self.commands_total,
+            commands_succeeded=self.commands_succeeded,
+            commits_total=self.commits_total,
+            lines_added=self.lines_added,
+            lines_removed=self.lines_removed,
             duration=self.duration(now),
             current_phase=self.phase,
-            iterations=tuple(self.iterations or ()),
+            iterations=tuple(i.record() for i in self.iterations or ()),
             started_at=self.started_at,
             running_since=self.running_since,
             last_analysis=self.last_analysis,
@@ -235,29 +285,91 @@ class ProgressTracker:
         tracker = cls(progress.total_iterations)
         tracker.iterations_completed = progress.iterations_completed
         tracker.files_changed = set(progress.files_changed) or None
-        tracker.commands = list(progress.commands_executed) or None
-        tracker.iterations = list(progress.iterations) or None
+        if progress.commands_executed:
+            tracker.commands = deque(
+                map(_command_of, progress.commands_executed), maxlen=RECENT_COMMANDS
+            )
+        tracker.commands_total = progress.commands_total
+        tracker.commands_succeeded = progress.commands_succeeded
+        tracker.commits_total = progress.commits_total
+        tracker.lines_added = progress.lines_added
+        tracker.lines_removed = progress.lines_removed
+        if progress.iterations:
+            tracker.iterations = deque(map(_Iteration.of, progress.iterations), RECENT_ITERATIONS)
+            last = tracker.iterations[-1]
+            tracker.current_iteration = last.number
+            if last.completed_at is None:  # an iteration was running
+                tracker.iteration_commands = last.commands
         tracker.started_at = progress.started_at
         tracker.running_since = progress.running_since
         tracker.accumulated = progress.duration
         if progress.running_since is not None:
             tracker.accumulated -= max(progress.as_of - progress.running_since, timedelta(0))
         tracker.last_analysis = progress.last_analysis
-        tracker.phase = progress.current_phase
-        if progress.iterations:
-            tracker.current_iteration = progress.iterations[-1].number
-        running = tracker._running_iteration()
-        if running is not None:
-            commands = tracker.commands or []
-            tracker._iteration_start = next(
-                (i for i, c in enumerate(commands) if c.iteration == running.number),
-                len(commands),
-            )
+        tracker.phase_text = progress.current_phase
         return tracker
 
     def same_as(self, other: ProgressTracker) -> bool:
         """Whether two trackers folded the same history (used to verify replays)."""
-        names = [n for n in self.__slots__ if n != "_iteration_start"]
-        if self._running_iteration() is not None:  # only meaningful during an iteration
-            names.append("_iteration_start")
-        return all(getattr(self, name) == getattr(other, name) for name in names)
+        return self.phase == other.phase and all(
+            getattr(self, name) == getattr(other, name) for name in _FOLDED
+        )
+
+
+_Command = tuple[str, bool, timedelta, int, int | None, int | None, datetime]
+"""An executed command as the fold keeps it: :class:`ExecutedCommand`'s fields, in order."""
+
+_COMMAND_FIELDS = (
+    "command",
+    "success",
+    "duration",
+    "output_size",
+    "exit_code",
+    "iteration",
+    "timestamp",
+)
+
+
+def _command_record(command: _Command) -> ExecutedCommand:
+    return ExecutedCommand.trusted(**dict(zip(_COMMAND_FIELDS, command, strict=True)))
+
+
+def _command_of(record: ExecutedCommand) -> _Command:
+    values: Any = tuple(getattr(record, name) for name in _COMMAND_FIELDS)
+    return values  # type: ignore[no-any-return]
+
+
+@dataclass(slots=True)
+class _Iteration:
+    """One iteration as the fold keeps it (mutable); :meth:`record` is its record."""
+
+    number: int
+    started_at: datetime
+    completed_at: datetime | None = None
+    changes: IterationChanges | None = None
+    commands: list[_Command] = field(default_factory=list)
+    analysis: AnalysisResult | None = None
+
+    def record(self) -> IterationMetrics:
+        return IterationMetrics.trusted(
+            number=self.number,
+            started_at=self.started_at,
+            completed_at=self.completed_at,
+            changes=self.changes,
+            commands=tuple(map(_command_record, self.commands)),
+            analysis=self.analysis,
+        )
+
+    @classmethod
+    def of(cls, metrics: IterationMetrics) -> _Iteration:
+        return cls(
+            metrics.number,
+            metrics.started_at,
+            metrics.completed_at,
+            metrics.changes,
+            list(map(_command_of, metrics.commands)),
+            metrics.analysis,
+        )
+
+
+_FOLDED = tuple(n for n in ProgressTracker.__slots__ if not n.startswith("phase_"))

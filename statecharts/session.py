@@ -161,6 +161,11 @@ class LiveSession:
                 raise ReplayError(self.id, recorded.seq, str(self.illegal(event.kind, payload)))
             self.commit(Step(transition, recorded, self._state_after(transition, recorded)))
 
+    def forget_events(self) -> None:
+        """Stop holding the events recorded so far (a store has them); the state stays."""
+        self.events = []
+        self.events_base = self.last_seq
+
     # -- snapshots ------------------------------------------------------------------
     def snapshot(self, now: datetime | None = None) -> StateSnapshot:
         """Everything needed to carry on from here without replaying the log."""

@@ -19,7 +19,7 @@ __all__ = [
     "StateSnapshot",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """The version of the persisted format these records describe."""
 
 

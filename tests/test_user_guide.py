@@ -48,7 +48,7 @@ def blocks(text: str) -> list[tuple[str, int, list[str]]]:
         fence = re.match(r"^```(\w+)", lines[index])
         if fence:
             end = lines.index("```", index + 1)
-            found.append((fence.group(1), index + 2, lines[index + 1:end]))
+            found.append((fence.group(1), index + 2, lines[index + 1 : end]))
             index = end
         index += 1
     return found
@@ -79,9 +79,12 @@ def project(tmp_path: Path) -> Path:
     """The guide's ``~/project``: a git repository with one commit."""
     project = tmp_path / "project"
     project.mkdir()
-    for args in (["init", "-q", "-b", "main"], ["config", "user.name", "Guide"],
-                 ["config", "user.email", "guide@example.invalid"],
-                 ["commit", "-q", "--allow-empty", "-m", "initial commit"]):
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["config", "user.name", "Guide"],
+        ["config", "user.email", "guide@example.invalid"],
+        ["commit", "-q", "--allow-empty", "-m", "initial commit"],
+    ):
         subprocess.run(["git", *args], cwd=project, check=True)
     return project
 
@@ -97,14 +100,21 @@ def test_the_guide_runs_as_written(project: Path) -> None:
     ran = 0
     for language, first, lines in blocks(GUIDE.read_text(encoding="utf-8")):
         if language == "yaml" and lines and lines[0].startswith("# file: "):
-            (project / lines[0][len("# file: "):]).write_text("\n".join(lines) + "\n")
+            (project / lines[0][len("# file: ") :]).write_text("\n".join(lines) + "\n")
         if language != "console":
             continue
         for step in commands(lines, first):
             command = ULID.sub(last_id, step.command) if last_id else step.command
             done = subprocess.run(
-                ["bash", "-c", command], cwd=project, env=env, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, text=True, timeout=120, check=False)
+                ["bash", "-c", command],
+                cwd=project,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=120,
+                check=False,
+            )
             actual = done.stdout
             ids = ULID.findall(actual)
             last_id = ids[-1] if ids else last_id
@@ -112,6 +122,7 @@ def test_the_guide_runs_as_written(project: Path) -> None:
             got = normal(actual, project)
             assert CHECKER.check_output(expected, got, FLAGS), (
                 f"docs/user-guide.md:{step.line}: $ {step.command}\n"
-                f"--- expected\n{expected}--- got\n{got}")
+                f"--- expected\n{expected}--- got\n{got}"
+            )
             ran += 1
     assert ran >= 10

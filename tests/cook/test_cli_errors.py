@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from .cli import cook, only_session, write_workflow
+from .conftest import sh
 
 OK_WORKFLOW = "max_iterations: 1\nsteps:\n  - shell: echo hi >> hi.txt\n"
 
@@ -64,8 +65,6 @@ def test_not_a_git_repository(tmp_path: Path) -> None:
 
 
 def test_a_repository_without_commits(tmp_path: Path) -> None:
-    from .conftest import sh
-
     empty = tmp_path / "empty"
     empty.mkdir()
     sh(empty, "git", "init", "-q")

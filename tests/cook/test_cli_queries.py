@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -104,8 +105,6 @@ def test_following_stops_on_ctrl_c(repo: Path, tmp_path: Path) -> None:
     runner.send_signal(signal.SIGINT)  # the session is paused: it may never end
     runner.communicate(timeout=60)
     follower = start("events", only_session(repo)["id"], "--follow", cwd=repo)
-    import time
-
     time.sleep(1)
     follower.send_signal(signal.SIGINT)
     out, err = follower.communicate(timeout=30)

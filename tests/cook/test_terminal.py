@@ -13,8 +13,13 @@ from .cli import COOK, env, write_workflow
 def run_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
     """Run cook with its output on a pseudo-terminal; return its exit code and what it drew."""
     leader, follower = pty.openpty()
-    process = subprocess.Popen([str(COOK), *args], cwd=cwd, stdout=follower, stderr=follower,
-                               env=env(COLUMNS="120", TERM="xterm-256color"))
+    process = subprocess.Popen(
+        [str(COOK), *args],
+        cwd=cwd,
+        stdout=follower,
+        stderr=follower,
+        env=env(COLUMNS="120", TERM="xterm-256color"),
+    )
     os.close(follower)
     chunks = []
     while True:
@@ -30,13 +35,16 @@ def run_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
 
 
 def test_progress_bars_on_a_terminal(repo: Path, tmp_path: Path) -> None:
-    workflow = write_workflow(tmp_path / "wf.yaml", """\
+    workflow = write_workflow(
+        tmp_path / "wf.yaml",
+        """\
 steps:
   - name: write
     shell: echo "$COOK_ITERATION" >> out.txt
   - name: shout
     shell: echo "hello from $COOK_ITERATION"
-""")
+""",
+    )
     code, screen = run_on_a_terminal(["run", str(workflow), "-n", "2", "-v"], repo)
     assert code == 0, screen
     assert "\x1b[" in screen  # drawn with terminal escapes

@@ -1,4 +1,4 @@
-"""The stored format: version 1 keeps loading, and the migration table upgrades step by step."""
+"""The stored format: every older version keeps loading; migrations upgrade step by step."""
 
 from __future__ import annotations
 
@@ -18,18 +18,21 @@ from persistence import (
 from persistence.migrations import MIGRATIONS, upgrade
 from statecharts import FORMAT_VERSION, InMemorySessionManager, SessionStorage
 
-V1 = Path(__file__).resolve().parent / "fixtures" / "v1"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+V1 = FIXTURES / "v1"
+VERSIONS = list(range(1, FORMAT_VERSION + 1))
 
 
-def copy_of(name: str, tmp_path: Path) -> Path:
+def copy_of(version: int, name: str, tmp_path: Path) -> Path:
     target = tmp_path / name
-    shutil.copytree(V1 / name, target)
+    shutil.copytree(FIXTURES / f"v{version}" / name, target)
     return target
 
 
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("kind", ["tinydb", "files"])
-async def test_the_version_1_fixture_still_loads(tmp_path: Path, kind: str) -> None:
-    directory = copy_of(kind, tmp_path)
+async def test_every_format_s_fixture_still_loads(tmp_path: Path, kind: str, version: int) -> None:
+    directory = copy_of(version, kind, tmp_path)
     storage: SessionStorage = (
         TinyDBSessionStorage(directory / "sessions.json", "none")
         if kind == "tinydb"
@@ -53,6 +56,8 @@ async def test_the_version_1_fixture_still_loads(tmp_path: Path, kind: str) -> N
             "completed",
         ]
         assert done.progress.files_changed == frozenset({Path("a.py")})
+        assert (done.progress.commands_total, done.progress.commands_succeeded) == (1, 1)
+        assert [m.number for m in done.progress.iterations] == [1, 2]
         assert infos["paused"].state.reason == "lunch"  # type: ignore[union-attr]
         assert infos["created"].config.execution_mode.mode == "worktree"
         # and it carries on in the current format
@@ -62,16 +67,49 @@ async def test_the_version_1_fixture_still_loads(tmp_path: Path, kind: str) -> N
         await manager.aclose()
 
 
-def test_every_stored_document_carries_its_format_version() -> None:
-    database = json.loads((V1 / "tinydb" / "sessions.json").read_text())
-    assert {d["format_version"] for d in database["sessions"].values()} == {1}
-    for log in (V1 / "tinydb" / "sessions.json.logs").iterdir():
-        assert json.loads(log.read_text().splitlines()[0])["format_version"] == 1
-    for checkpoint in (V1 / "tinydb" / "sessions.json.checkpoints").iterdir():
-        assert json.loads(checkpoint.read_text())["format_version"] == 1
-    for document in (V1 / "files").iterdir():
-        assert json.loads(document.read_text())["format_version"] == 1
-    assert FORMAT_VERSION == 1 and all(table == {} for table in MIGRATIONS.values())
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_stored_document_carries_its_format_version(version: int) -> None:
+    here = FIXTURES / f"v{version}"
+    database = json.loads((here / "tinydb" / "sessions.json").read_text())
+    assert {d["format_version"] for d in database["sessions"].values()} == {version}
+    for log in (here / "tinydb" / "sessions.json.logs").iterdir():
+        assert json.loads(log.read_text().splitlines()[0])["format_version"] == version
+    for checkpoint in (here / "tinydb" / "sessions.json.checkpoints").iterdir():
+        assert json.loads(checkpoint.read_text())["format_version"] == version
+    for document in (here / "files").iterdir():
+        assert json.loads(document.read_text())["format_version"] == version
+
+
+def test_every_older_format_has_a_migration_of_every_kind() -> None:
+    for table in MIGRATIONS.values():
+        assert sorted(table) == VERSIONS[:-1]
+
+
+def test_version_1_progress_gets_its_counters_from_the_full_history() -> None:
+    checkpoint = json.loads(
+        next((V1 / "tinydb" / "sessions.json.checkpoints").iterdir()).read_text()
+    )
+    progress = upgrade("checkpoint", checkpoint, "cp")["checkpoint"]["state_snapshot"]["progress"]
+    assert progress["commands_total"] == progress["commands_succeeded"] == 1
+    assert (progress["commits_total"], progress["lines_added"]) == (0, 0)
+
+
+def test_a_version_1_running_iteration_keeps_its_commands() -> None:
+    progress = {
+        "commands_executed": [
+            {"command": "a", "success": True, "iteration": 1},
+            {"command": "b", "success": False, "iteration": 2},
+        ],
+        "iterations": [
+            {"number": 1, "completed_at": "t", "changes": {"git_commits": [{}], "lines_added": 3}},
+            {"number": 2, "completed_at": None, "changes": None, "commands": []},
+        ],
+    }
+    checkpoint = {"format_version": 1, "checkpoint": {"state_snapshot": {"progress": progress}}}
+    upgraded = upgrade("checkpoint", checkpoint, "cp")["checkpoint"]["state_snapshot"]["progress"]
+    assert [c["command"] for c in upgraded["iterations"][-1]["commands"]] == ["b"]
+    assert (upgraded["commands_total"], upgraded["commands_succeeded"]) == (2, 1)
+    assert (upgraded["commits_total"], upgraded["lines_added"]) == (1, 3)
 
 
 def test_migrations_run_one_step_at_a_time() -> None:
@@ -86,7 +124,8 @@ def test_migrations_run_one_step_at_a_time() -> None:
     upgraded = upgrade("session", document, "db", current=3, migrations=steps)
     assert upgraded["format_version"] == 3 and upgraded["labels"] == ["migrated"]
     assert document["format_version"] == 1  # the stored one is not changed in place
-    assert upgrade("session", document, "db") == document  # current: nothing to do
+    current = {**document, "format_version": FORMAT_VERSION}
+    assert upgrade("session", current, "db") == current  # current: nothing to do
 
 
 @pytest.mark.parametrize("version", [None, 0, "1", True])
@@ -99,4 +138,4 @@ def test_a_newer_version_is_refused_not_misread() -> None:
     with pytest.raises(StorageError, match="newer than this sessionchart"):
         upgrade("session", {"format_version": FORMAT_VERSION + 1}, "db")
     with pytest.raises(CorruptionError, match="no migration"):
-        upgrade("session", {"format_version": 1}, "db", current=2)
+        upgrade("session", {"format_version": FORMAT_VERSION}, "db", current=FORMAT_VERSION + 1)

@@ -28,6 +28,9 @@ from statecharts import (
     is_session_id,
     state,
 )
+from statecharts.progress import RECENT_COMMANDS, RECENT_ITERATIONS
+
+COMMIT = {"sha": "abcdef12", "message": "step"}
 
 
 async def run_iteration(
@@ -295,6 +298,55 @@ async def test_checkpoint_then_restore(
     await manager.resume_session(sid)
     await manager.send(sid, "iteration_completed")
     assert (await manager.get_progress(sid)).iterations_completed == 2
+
+
+async def test_a_restore_mid_iteration_carries_on_like_the_original(
+    manager: InMemorySessionManager, config: SessionConfig
+) -> None:
+    sid = await manager.create_session(config)
+    await manager.start_session(sid)
+    await manager.send(sid, "iteration_started", number=1)
+    await manager.send(sid, "command_executed", command="make", success=True)
+    await manager.send(sid, "analysis_completed", results={"summary": "half way"})
+    await manager.save_checkpoint(sid)
+    await manager.restore_session(sid)
+    await manager.send(sid, "command_executed", command="pytest", success=False)
+    progress = await manager.get_progress(sid)
+    assert progress.current_phase == "iteration 1/3: pytest"
+    [running] = progress.iterations
+    assert [c.command for c in running.commands] == ["make", "pytest"]
+    assert running.analysis is not None and running.analysis.summary == "half way"
+    assert (progress.commands_total, progress.commands_succeeded) == (2, 1)
+    live = manager._session(sid)
+    replayed = LiveSession(live.id, live.config, live.created_at)
+    replayed.replay(await manager.get_events(sid))
+    assert replayed.same_as(live)
+
+
+async def test_progress_keeps_counters_for_everything_and_the_latest_in_full(
+    manager: InMemorySessionManager,
+) -> None:
+    config = SessionConfig(project_path=Path("/p"), max_iterations=RECENT_ITERATIONS + 5)
+    sid = await manager.create_session(config)
+    await manager.start_session(sid)
+    for number in range(1, RECENT_ITERATIONS + 6):
+        await manager.send(sid, "iteration_started", number=number)
+        await manager.send(
+            sid, "command_executed", command=f"step {number}", success=number % 2 == 0
+        )
+        changes = {"lines_added": 2, "git_commits": [COMMIT]} if number % 5 == 0 else {}
+        await manager.send(sid, "iteration_completed", changes=changes)
+    progress = await manager.get_progress(sid)
+    total = RECENT_ITERATIONS + 5
+    assert progress.iterations_completed == total
+    assert [m.number for m in progress.iterations] == list(range(6, total + 1))
+    assert len(progress.commands_executed) == RECENT_COMMANDS
+    assert progress.commands_executed[-1].command == f"step {total}"
+    assert (progress.commands_total, progress.commands_succeeded) == (total, total // 2)
+    assert progress.success_rate == pytest.approx((total // 2) / total)
+    assert (progress.commits_total, progress.lines_added) == (total // 5, 2 * (total // 5))
+    summary = await manager.complete_session(sid)
+    assert summary.total_commits == total // 5
 
 
 async def test_restore_without_checkpoint_replays_everything(

@@ -43,11 +43,18 @@ class SessionLifecycle(RuleBasedStateMachine):
         self.reference = ReferenceSession(max_iterations)
         self.statuses = ["created"]
 
-    @rule(event=st.sampled_from(EVENTS), offset=st.integers(-1, 2))
-    def send(self, event: str, offset: int) -> None:
+    @rule(
+        event=st.sampled_from(EVENTS),
+        offset=st.integers(-1, 2),
+        command=st.sampled_from(["make", "pytest", "ruff check"]),
+        success=st.booleans(),
+    )
+    def send(self, event: str, offset: int, command: str, success: bool) -> None:
         payload = payload_for(event, self.reference.completed)
         if event == "iteration_started":
             payload["number"] += offset  # sometimes skip, repeat or go past the budget
+        if event == "command_executed":
+            payload.update(command=command, success=success)
         if self.reference.accepts(event, payload):
             self.run(self.manager.send(self.sid, event, **payload))
             self.reference.apply(event)
@@ -109,6 +116,24 @@ class SessionLifecycle(RuleBasedStateMachine):
         replayed = LiveSession(live.id, live.config, live.created_at)
         replayed.replay(self.run(self.manager.get_events(self.sid)))
         assert replayed.same_as(live)
+
+    @invariant()
+    def the_latest_checkpoint_plus_the_rest_of_the_log_is_the_state(self) -> None:
+        if self.sid is None:
+            return
+        live = self.manager._session(self.sid)
+        if not live.checkpoints:
+            return
+        checkpoint = live.checkpoints[-1]
+        restored = LiveSession.from_snapshot(
+            live.id, live.config, live.created_at, checkpoint.state_snapshot
+        )
+        events = self.run(self.manager.get_events(self.sid))
+        restored.replay(e for e in events if e.seq > checkpoint.seq)
+        assert restored.same_as(live)
+        assert restored.tracker.snapshot(live.state, live.created_at) == live.tracker.snapshot(
+            live.state, live.created_at
+        )
 
     def teardown(self) -> None:
         self.manager.close()
