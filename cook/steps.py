@@ -7,6 +7,13 @@ its whole process group terminated — ``SIGTERM``, then ``SIGKILL`` after a gra
 period — and so does a background child still holding the output once the step
 itself has exited: no process a step started is left running.
 
+If the cook itself dies without a chance to clean up (SIGKILL, a crash), the
+step must not run on unseen beside the rerun of its iteration.  So the step's
+shell runs under a small guard shell, the leader of its process group, which
+the kernel signals when the cook dies (``setpriv --pdeathsig``, from
+util-linux); the guard then stops its group the same way, SIGTERM then SIGKILL.
+Where ``setpriv`` is missing the step runs unguarded, as a plain ``sh -c``.
+
 Processes are waited for with ``subprocess`` in worker threads rather than
 asyncio's subprocess support, which reports an exit only once every holder of
 the output pipe has closed it.
@@ -17,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -69,6 +77,21 @@ class _Output:
                     self.on_output(line.decode("utf-8", "replace").rstrip("\n"))
 
 
+_GUARD = (
+    f"trap 'trap \"\" TERM; kill -TERM 0; sleep {GRACE_SECONDS:g}; kill -KILL 0' USR1; "
+    '/bin/sh -c "$1" & wait $!'
+)
+"""The guard: runs the step (``$1``) and, told that the cook died (USR1), stops the group."""
+
+
+def step_command(shell: str) -> list[str]:
+    """The argv that runs ``shell`` in a new process group, guarded when ``setpriv`` exists."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return ["/bin/sh", "-c", shell]
+    return [setpriv, "--pdeathsig", "USR1", "/bin/sh", "-c", _GUARD, "cook-step", shell]
+
+
 def _signal_group(group: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(group, sig)
@@ -101,7 +124,7 @@ async def run_step(
     """Run ``step`` in ``cwd`` with ``env``; cancelling the caller stops the step."""
     started = time.monotonic()
     process = subprocess.Popen(  # noqa: S603 - running the workflow's commands is the job
-        ["/bin/sh", "-c", step.shell],
+        step_command(step.shell),
         cwd=cwd,
         env=dict(env),
         stdin=subprocess.DEVNULL,

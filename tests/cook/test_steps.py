@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cook.steps import TAIL_BYTES, run_step
+from cook.steps import TAIL_BYTES, run_step, step_command
 from cook.workflow import Step
 
 
@@ -90,3 +90,18 @@ async def test_a_background_child_holding_the_output_is_stopped(tmp_path: Path) 
     assert result.success and "done" in result.output_tail
     await asyncio.sleep(0.3)
     assert not alive(int(pid_file.read_text()))
+
+
+async def test_without_setpriv_the_step_runs_unguarded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no setpriv to be found
+    assert step_command("true") == ["/bin/sh", "-c", "true"]
+    result = await run_step(Step(shell="echo plain"), tmp_path, {"PATH": "/usr/bin:/bin"})
+    assert result.success and "plain" in result.output_tail
+
+
+def test_the_guard_runs_the_step_as_its_own_argument() -> None:
+    command = step_command("echo 'a b' \"$HOME\"")
+    assert command[-1] == "echo 'a b' \"$HOME\""  # passed through, never re-quoted
+    assert "--pdeathsig" in command
