@@ -17,7 +17,7 @@ from typing import Any
 
 from statecharts import SessionId, is_session_id
 
-from . import __version__
+from . import __version__, database
 from .drive import demo, resume, run
 from .errors import ExitCode, exit_code_for
 from .maintenance import diagram, repair, verify
@@ -43,7 +43,8 @@ def _common(parser: argparse.ArgumentParser, *, json_output: bool = True) -> Non
     parser.add_argument(
         "--store",
         default=None,
-        help="the store directory (default: $SESSIONCHART_STORE, else PROJECT/.sessionchart)",
+        help="the store: a directory, or a postgresql:// URL "
+        "(default: $SESSIONCHART_STORE, else PROJECT/.sessionchart)",
     )
     if json_output:
         parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -128,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     _command(commands, "verify", verify, "check the store for damage")
     _command(commands, "repair", repair, "repair what is safe to repair in the store")
+
+    p = commands.add_parser(
+        "db", help="the PostgreSQL store's schema", description="the PostgreSQL store's schema"
+    )
+    db_commands = p.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    _command(db_commands, "migrate", database.migrate, "create or migrate the PostgreSQL schema")
 
     p = _command(
         commands, "demo", demo, "run a shipped workflow for 3 iterations in a scratch repository"

@@ -29,7 +29,7 @@ from . import git
 from .display import Display, JsonDisplay, make_display
 from .errors import UsageError
 from .runner import Runner, worktree_branch, worktree_path
-from .store import open_manager, project_dir, store_location
+from .store import open_manager, project_dir, shown_location, store_location
 from .views import summary_lines
 from .workflow import Workflow, load_workflow
 
@@ -147,7 +147,8 @@ async def drive(
     if isinstance(display, JsonDisplay):
         display.document({"summary": info.model_dump(mode="json", exclude={"config"})})
     else:
-        for line in summary_lines(info, store or str(config.project_path / ".sessionchart")):
+        location = shown_location(store or str(config.project_path / ".sessionchart"))
+        for line in summary_lines(info, location):
             display.message(line)
     return exit_code_of(state)
 

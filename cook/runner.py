@@ -13,17 +13,25 @@ run again from its first step, under the same number (so it is counted once).
 Where an iteration started — the commit, and a snapshot of the work tree — is
 kept in private git refs, so a rerun after a crash still measures the whole
 iteration's changes.
+
+When the store cannot be reached (a PostgreSQL server restarting, the network
+gone: :class:`~persistence.StorageUnavailable`), the event being recorded is
+not accepted; the runner waits for the store, reloads the session from what it
+holds, pauses it with the reason, and resumes it — the interrupted iteration
+is run again.  It gives up (raising the error) after ``storage_timeout`` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from persistence import StorageUnavailable
 from statecharts import (
     InMemorySessionManager,
     IterationChanges,
@@ -41,6 +49,8 @@ from .workflow import Step, Workflow
 __all__ = ["Reporter", "Runner", "WorkPlace", "worktree_branch", "worktree_path"]
 
 STORE_DIR_NAME = ".sessionchart"
+STORAGE_LOST = "storage unavailable"
+"""The start of the ``paused`` reason recorded when the store could not be reached."""
 
 
 def worktree_path(repo: Path, name: str) -> Path:
@@ -91,8 +101,11 @@ class Runner:
         session_id: SessionId,
         config: SessionConfig,
         reporter: Reporter,
+        *,
+        storage_timeout: float = 600.0,
     ) -> None:
         self.manager = manager
+        self.storage_timeout = storage_timeout
         self.session_id = session_id
         self.config = config
         self.workflow = Workflow.from_config(config.workflow)
@@ -109,7 +122,37 @@ class Runner:
             self._step.cancel()
 
     async def run(self) -> SessionState:
-        """Start or resume the session and drive it to its end (or to a pause)."""
+        """Start or resume the session and drive it to its end (or to a pause).
+
+        A store that cannot be reached pauses the session until it is back
+        (see the module's documentation), then the run goes on.
+        """
+        while True:
+            try:
+                return await self._drive()
+            except StorageUnavailable as error:
+                await self._storage_lost(error)
+
+    async def _storage_lost(self, error: StorageUnavailable) -> None:
+        """Wait for the store; reload the session from it and record a pause saying why."""
+        manager, sid = self.manager, self.session_id
+        deadline = time.monotonic() + self.storage_timeout
+        delay = 0.2
+        why = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        while True:
+            try:
+                state = await manager.restore_session(sid)  # what the store holds, nothing more
+                if state.status == "running":
+                    await manager.pause_session(sid, reason=f"{STORAGE_LOST}: {why}")
+            except StorageUnavailable:
+                if time.monotonic() + delay > deadline:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            else:
+                return
+
+    async def _drive(self) -> SessionState:
         manager, sid = self.manager, self.session_id
         state = await manager.get_state(sid)
         if state.status == "created":

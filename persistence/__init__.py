@@ -6,6 +6,8 @@
   durability.
 - :class:`FileSessionStorage` — the spec's store: one JSON document per session.
 - :class:`MemorySessionStorage` — for tests.
+- :class:`PostgresSessionStorage` — one store shared by many processes and
+  machines (the ``postgres`` extra; psycopg is imported only when it is used).
 
 :func:`verify` checks a store, :func:`repair` fixes what is safe to fix.  The
 port itself (:class:`SessionStorage`, :class:`DurableSessionStorage`) belongs to
@@ -14,31 +16,50 @@ never the other way round.  See ``docs/persistence-format.md`` and
 ``docs/recovery.md``.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from statecharts.storage import DurableSessionStorage, SessionHead, SessionStorage
 
 from .durability import Durability
 from .errors import CorruptionError, InvalidSessionId, SessionLocked, StorageError
 from .file_store import FileSessionStorage
 from .memory_store import MemorySessionStorage
+from .postgres.errors import ConcurrentModification, StorageUnavailable
 from .repair import RepairReport, repair
 from .tinydb_store import TinyDBSessionStorage
 from .verify import Problem, VerifyReport, verify
 
+if TYPE_CHECKING:
+    from .postgres import PostgresSessionStorage, PostgresSignalBridge
+
 __all__ = [
+    "ConcurrentModification",
     "CorruptionError",
     "Durability",
     "DurableSessionStorage",
     "FileSessionStorage",
     "InvalidSessionId",
     "MemorySessionStorage",
+    "PostgresSessionStorage",
+    "PostgresSignalBridge",
     "Problem",
     "RepairReport",
     "SessionHead",
     "SessionLocked",
     "SessionStorage",
     "StorageError",
+    "StorageUnavailable",
     "TinyDBSessionStorage",
     "VerifyReport",
     "repair",
     "verify",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``PostgresSessionStorage`` and ``PostgresSignalBridge``, imported (with psycopg) on use."""
+    if name in ("PostgresSessionStorage", "PostgresSignalBridge"):
+        from . import postgres  # noqa: PLC0415 - psycopg is an optional extra
+
+        return getattr(postgres, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
