@@ -1,18 +1,23 @@
 """``cook sessions``, ``cook show``, ``cook events`` and ``cook watch``: reading sessions.
 
 ``events --follow`` and ``watch`` read the store's log as another process
-writes it (polling, from the last seq seen), and fold the events into a local
-copy of the session, so they show the same thing whether the session runs
-here or elsewhere.
+writes it (from the last seq seen), and fold the events into a local copy of
+the session, so they show the same thing whether the session runs here or
+elsewhere.  Between reads they wait: on a PostgreSQL store for the signal
+bridge to see the session move (LISTEN/NOTIFY, so a transition made on another
+machine shows at once), elsewhere for a short poll interval.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sys
 from argparse import Namespace
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+import persistence
 from statecharts import (
     LiveSession,
     SessionId,
@@ -30,6 +35,33 @@ from .views import session_detail, sessions_table
 __all__ = ["events", "follow", "sessions", "show", "watch"]
 
 POLL_SECONDS = 0.2
+"""How often a file store is read again while following a session."""
+
+BRIDGE_WAIT_SECONDS = 5.0
+"""The longest a PostgreSQL follower waits for a notification before reading anyway."""
+
+Waiter = Callable[[int], Awaitable[object]]
+"""Waits until the followed session may have an event of the given seq."""
+
+
+@contextlib.asynccontextmanager
+async def _new_events(storage: SessionStorage, session_id: SessionId) -> AsyncIterator[Waiter]:
+    """How to wait for the session's next events in ``storage``."""
+    postgres = sys.modules.get("persistence.postgres")  # never imported: not a PostgreSQL store
+    if postgres is None or not isinstance(storage, postgres.PostgresSessionStorage):
+
+        async def poll(_seq: int) -> None:
+            await asyncio.sleep(POLL_SECONDS)
+
+        yield poll
+        return
+    bridge = persistence.PostgresSignalBridge(storage, sessions=[session_id], skip_own=False)
+    async with bridge:
+
+        async def notified(seq: int) -> bool:
+            return await bridge.wait_for(session_id, seq, timeout=BRIDGE_WAIT_SECONDS)
+
+        yield notified
 
 
 async def sessions(args: Namespace) -> int:
@@ -77,13 +109,14 @@ async def follow(
     if head is None:
         raise SessionNotFound(session_id)
     session = LiveSession(head.id, head.config, head.created_at)
-    while True:
-        async for recorded in storage.load_events(session_id, session.last_seq):
-            session.replay([recorded])
-            yield recorded, session
-        if not keep_following or session.state.status in TERMINAL_STATUSES:
-            return
-        await asyncio.sleep(POLL_SECONDS)
+    async with _new_events(storage, session_id) as wait:
+        while True:
+            async for recorded in storage.load_events(session_id, session.last_seq):
+                session.replay([recorded])
+                yield recorded, session
+            if not keep_following or session.state.status in TERMINAL_STATUSES:
+                return
+            await wait(session.last_seq + 1)
 
 
 async def events(args: Namespace) -> int:
