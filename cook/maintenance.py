@@ -6,10 +6,11 @@ import dataclasses
 import json
 import sys
 from argparse import Namespace
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import persistence
-from statecharts import SessionChart
+from statecharts import SessionChart, SessionStorage
 from statecharts.diagrams import render, to_dot, to_mermaid, transition_table
 from statecharts.storage import as_durable
 
@@ -40,27 +41,31 @@ async def diagram(args: Namespace) -> int:
 
 async def verify(args: Namespace) -> int:
     """``cook verify``: check every log, checkpoint and document; 1 when anything is wrong."""
-    storage = open_storage(store_location(project_dir(args.path), args.store))
-    try:
-        report = await persistence.verify(storage)
-    finally:
-        await as_durable(storage).close()
-    _print(report, args.json)
-    return 0 if report.ok else 1
+    return await _check_store(args, persistence.verify)
 
 
 async def repair(args: Namespace) -> int:
     """``cook repair``: fix what is safe to fix (keeping copies), report what is not."""
+    return await _check_store(args, persistence.repair)
+
+
+_Report = persistence.VerifyReport | persistence.RepairReport
+
+
+async def _check_store(
+    args: Namespace, check: Callable[[SessionStorage], Awaitable[_Report]]
+) -> int:
+    """Run ``check`` on the store ``args`` name; print its report; 1 unless all is well."""
     storage = open_storage(store_location(project_dir(args.path), args.store))
     try:
-        report = await persistence.repair(storage)
+        report = await check(storage)
     finally:
         await as_durable(storage).close()
     _print(report, args.json)
     return 0 if report.ok else 1
 
 
-def _print(report: persistence.VerifyReport | persistence.RepairReport, as_json: bool) -> None:
+def _print(report: _Report, as_json: bool) -> None:
     if as_json:
         print(json.dumps({**dataclasses.asdict(report), "ok": report.ok}, default=str))
     else:

@@ -128,18 +128,15 @@ class LogReader:
         the events checks that they follow each other.
         """
         for chunk in self.chunks():
-            if chunk[-1][2] <= after_seq:
-                continue
-            wanted = [entry for entry in chunk if entry[2] > after_seq]
+            wanted = chunk if chunk[0][2] > after_seq else [e for e in chunk if e[2] > after_seq]
             for first in range(0, len(wanted), BATCH):
-                part = wanted[first : first + BATCH]
-                yield self._decode([line for _, line, _ in part], [at for at, _, _ in part])
+                yield self._decode(wanted[first : first + BATCH])
 
-    def _decode(self, batch: Sequence[bytes], offsets: Sequence[int]) -> list[TimestampedEvent]:
+    def _decode(self, lines: Sequence[tuple[int, bytes, int]]) -> list[TimestampedEvent]:
         try:
-            return decode_events(batch)
+            return decode_events([line for _, line, _ in lines])
         except LineError as error:
-            raise self._fail("invalid_event", offsets[error.index], str(error)) from None
+            raise self._fail("invalid_event", lines[error.index][0], str(error)) from None
 
 
 def position_problem(path: Path, end: LogPosition, line_start: int) -> str | None:

@@ -86,7 +86,8 @@ def upgrade(
     """``document`` brought to version ``current``; raises if it cannot be.
 
     Raises :class:`~persistence.errors.CorruptionError` (kind ``unknown_format``)
-    when the version is missing or unknown, and
+    when the version is missing or unknown, (kind ``invalid_document``) when the
+    document is not shaped like its version, and
     :class:`~persistence.errors.StorageError` when it is newer than this code.
     """
     version = document.get("format_version")
@@ -106,7 +107,14 @@ def upgrade(
             raise CorruptionError(
                 f"no migration of a {kind} from format {version}", path, kind="unknown_format"
             )
-        upgraded = step(upgraded)
+        try:
+            upgraded = step(upgraded)
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            raise CorruptionError(
+                f"a {kind} in format {version} does not have that format's shape ({error!r})",
+                path,
+                kind="invalid_document",
+            ) from None
         version += 1
         upgraded["format_version"] = version
     return upgraded

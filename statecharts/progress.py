@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 from pydantic import AwareDatetime, Field
 
@@ -190,21 +190,21 @@ class ProgressTracker:
     def _command_executed(self, event: ev.CommandExecuted, at: datetime) -> None:
         if self.commands is None:
             self.commands = deque(maxlen=RECENT_COMMANDS)
-        iterating = self.iteration_commands is not None
+        running = self.iteration_commands
         command = (
             event.command,
             event.success,
             event.duration,
             event.output_size,
             event.exit_code,
-            self.current_iteration if iterating else None,
+            self.current_iteration if running is not None else None,
             at,
         )
         self.commands.append(command)
         self.commands_total += 1
         self.commands_succeeded += event.success
-        if self.iteration_commands is not None:
-            self.iteration_commands.append(command)
+        if running is not None:
+            running.append(command)
             self.phase_text, self.phase_command = _ITERATING, event.command
 
     def _iteration_started(self, number: int, at: datetime) -> None:
@@ -251,10 +251,6 @@ class ProgressTracker:
     def success_rate(self) -> float:
         """The share of executed commands that succeeded (1.0 when none ran)."""
         return self.commands_succeeded / self.commands_total if self.commands_total else 1.0
-
-    def total_commits(self) -> int:
-        """How many commits the completed iterations made."""
-        return self.commits_total
 
     def snapshot(self, state: SessionState, now: datetime | None = None) -> SessionProgress:
         """The immutable progress as of ``now`` (default: the current time)."""
@@ -335,8 +331,7 @@ def _command_record(command: _Command) -> ExecutedCommand:
 
 
 def _command_of(record: ExecutedCommand) -> _Command:
-    values: Any = tuple(getattr(record, name) for name in _COMMAND_FIELDS)
-    return values  # type: ignore[no-any-return]
+    return cast(_Command, tuple(getattr(record, name) for name in _COMMAND_FIELDS))
 
 
 @dataclass(slots=True)

@@ -139,7 +139,7 @@ class LiveSession:
         return SessionSummary(
             total_iterations=tracker.iterations_completed,
             files_changed=len(tracker.files_changed or ()),
-            total_commits=tracker.total_commits(),
+            total_commits=tracker.commits_total,
             duration=tracker.duration(at),
             success_rate=tracker.success_rate(),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zlib
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,50 @@ def test_a_newer_version_is_refused_not_misread() -> None:
         upgrade("session", {"format_version": FORMAT_VERSION + 1}, "db")
     with pytest.raises(CorruptionError, match="no migration"):
         upgrade("session", {"format_version": FORMAT_VERSION}, "db", current=FORMAT_VERSION + 1)
+
+
+@pytest.mark.parametrize(
+    ("kind", "document"),
+    [
+        ("checkpoint", {"format_version": 1, "checkpoint": {}}),
+        ("checkpoint", {"format_version": 1, "checkpoint": {"state_snapshot": {"progress": 3}}}),
+        ("file", {"format_version": 1, "checkpoints": "not a list"}),
+    ],
+)
+def test_a_document_not_shaped_like_its_version_is_corruption(
+    kind: str, document: dict[str, object]
+) -> None:
+    with pytest.raises(CorruptionError, match="invalid_document"):
+        upgrade(kind, document, "doc")
+
+
+async def test_a_malformed_version_1_checkpoint_is_reported_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    directory = copy_of(1, "tinydb", tmp_path)
+    (checkpoint,) = (directory / "sessions.json.checkpoints").iterdir()
+    malformed = b'{"format_version":1,"session_id":"x","checkpoint":{}}'
+    checkpoint.write_bytes(malformed)
+    database = directory / "sessions.json"
+    tables = json.loads(database.read_text())
+    for document in tables["sessions"].values():  # its checksum matches: only the shape is wrong
+        if document.get("checkpoint"):
+            document["checkpoint"]["crc"] = zlib.crc32(malformed)
+    database.write_text(json.dumps(tables))
+
+    def stored() -> dict[Path, bytes]:  # the data, not the lock files opening creates
+        return {
+            p: p.read_bytes() for p in directory.rglob("*") if p.is_file() and p.suffix != ".lock"
+        }
+
+    before = stored()
+    report = await verify(TinyDBSessionStorage(database, "none"))
+    assert [p.kind for p in report.problems] == ["bad_checkpoint"]
+    assert "not a checkpoint" in report.problems[0].detail
+    assert stored() == before
+    manager = await InMemorySessionManager.open(TinyDBSessionStorage(database, "none"))
+    try:  # the session is rebuilt from its whole log instead
+        done = [i for i in await manager.list_sessions() if i.state.status == "completed"]
+        assert len(done) == 1 and done[0].progress.commands_total == 1
+    finally:
+        await manager.aclose()
