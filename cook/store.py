@@ -48,7 +48,10 @@ def shown_location(location: str) -> str:
     """``location`` fit to print: a URL's password is replaced by ``***``."""
     if not is_database_url(location):
         return location
-    parts = urlsplit(location)
+    try:
+        parts = urlsplit(location)
+    except ValueError:  # not a URL urllib can read: show none of what follows the scheme
+        return location.split("://", 1)[0] + "://***"
     if parts.password is None:
         return location
     user = f"{parts.username}:***@" if parts.username else ":***@"

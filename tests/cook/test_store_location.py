@@ -19,6 +19,7 @@ from cook.store import is_database_url, shown_location, store_location
             "postgresql://runner:***@db:5432/s?schema=a",
         ),
         ("postgres://:pw@db/s", "postgres://:***@db/s"),
+        ("postgresql://u:pw@[not-a-host/s", "postgresql://***"),
     ],
 )
 def test_a_password_is_never_shown(location: str, shown: str) -> None:
