@@ -18,15 +18,27 @@ never the other way round.  See ``docs/persistence-format.md`` and
 
 from typing import TYPE_CHECKING, Any
 
-from statecharts.storage import DurableSessionStorage, SessionHead, SessionStorage
+from statecharts.storage import (
+    DurableSessionStorage,
+    SessionHead,
+    SessionHolder,
+    SessionListing,
+    SessionStorage,
+)
 
 from .durability import Durability
-from .errors import CorruptionError, InvalidSessionId, SessionLocked, StorageError
+from .errors import (
+    CorruptionError,
+    InvalidSessionId,
+    RecordTooLarge,
+    SessionLocked,
+    StorageError,
+)
 from .file_store import FileSessionStorage
 from .memory_store import MemorySessionStorage
 from .postgres.errors import ConcurrentModification, StorageUnavailable
 from .repair import RepairReport, repair
-from .tinydb_store import TinyDBSessionStorage
+from .tinydb import TinyDBSessionStorage
 from .verify import Problem, VerifyReport, verify
 
 if TYPE_CHECKING:
@@ -43,8 +55,11 @@ __all__ = [
     "PostgresSessionStorage",
     "PostgresSignalBridge",
     "Problem",
+    "RecordTooLarge",
     "RepairReport",
     "SessionHead",
+    "SessionHolder",
+    "SessionListing",
     "SessionLocked",
     "SessionStorage",
     "StorageError",

@@ -14,7 +14,15 @@ from pathlib import Path
 from statecharts import SessionError
 from statecharts.storage import SessionLocked
 
-__all__ = ["CorruptionError", "InvalidSessionId", "SessionLocked", "StorageError"]
+from .limits import describe_size
+
+__all__ = [
+    "CorruptionError",
+    "InvalidSessionId",
+    "RecordTooLarge",
+    "SessionLocked",
+    "StorageError",
+]
 
 
 class StorageError(SessionError, OSError):
@@ -69,3 +77,21 @@ class InvalidSessionId(SessionError, ValueError):
     def __init__(self, session_id: object) -> None:
         self.session_id = session_id
         super().__init__(f"invalid session id {session_id!r}")
+
+
+class RecordTooLarge(StorageError, ValueError):
+    """A record over the store's size limit (:mod:`persistence.limits`): refused before writing.
+
+    ``what`` names the record (``the session's configuration``...), ``size`` and
+    ``limit`` are in bytes.  Nothing was written: the store is as it was.
+    """
+
+    def __init__(self, what: str, size: int, limit: int, path: Path | str | None = None) -> None:
+        self.what = what
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"{what} is {describe_size(size)}, over the store's limit of {describe_size(limit)}",
+            path,
+        )
+        self.errno = errno.EFBIG

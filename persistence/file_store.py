@@ -2,7 +2,10 @@
 
 ``<base>/<id>.json`` is the whole :class:`~statecharts.PersistedSession` (config,
 state, every event, the latest checkpoint), so the file can be read with any
-JSON tool; ``<base>/<id>.lock`` is the session's owner lock.  Every append
+JSON tool; ``<base>/<id>.lock`` is the session's owner lock (``flock``-ed by the
+instance that holds the session).  Files are read and written through
+:class:`~persistence.files.Directory`: no link followed, nothing but regular
+files opened, sizes bounded.  Every append
 rewrites the document — O(n) in the session's length — so this store suits
 small sessions; long ones belong in :class:`~persistence.TinyDBSessionStorage`,
 whose appends are O(1).  With ``sync`` (the default) every write is fsynced
@@ -11,12 +14,13 @@ before it returns: nothing acknowledged is lost in a crash.
 
 from __future__ import annotations
 
+import builtins
 import json
+import os
 import threading
 from collections.abc import AsyncIterator, Sequence
-from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from pydantic import ValidationError
 
@@ -29,12 +33,45 @@ from statecharts import (
     TimestampedEvent,
     is_session_id,
 )
-from statecharts.storage import SessionHead
+from statecharts.errors import SessionError
+from statecharts.storage import (
+    Batch,
+    SessionHead,
+    SessionListing,
+    SessionLocked,
+    append_one_by_one,
+    listing_by_loading,
+)
 
 from .errors import CorruptionError, StorageError
-from .files import atomic_write, checked_id, ensure_dir, raise_open_files_limit, read_bytes
+from .files import Directory, checked_id, try_lock
+from .limits import MAX_CHECKPOINT
 from .migrations import upgrade
-from .ownership import SessionLock
+
+_MAX_FILE: Final = MAX_CHECKPOINT
+"""The largest session file read (a whole session: meant for small ones)."""
+
+
+class _Lock:
+    """The ``flock`` on a session's lock file, held while this store holds the session."""
+
+    def __init__(self, directory: Directory, session_id: str) -> None:
+        self.name = f"{session_id}.lock"
+        self._directory = directory
+        self._fd = directory.open_file(self.name, os.O_RDWR, create=True)
+        if not try_lock(self._fd):
+            os.close(self._fd)
+            raise SessionLocked(session_id, "another store")
+
+    def release(self, *, unlink: bool = False) -> None:
+        """Drop the lock (and remove the lock file, when the session is deleted)."""
+        if self._fd < 0:
+            return
+        if unlink:
+            self._directory.unlink(self.name)
+        os.close(self._fd)
+        self._fd = -1
+
 
 __all__ = ["FileSessionStorage"]
 
@@ -43,11 +80,12 @@ class FileSessionStorage:
     """One JSON document per session in ``base_path``; see the module's documentation."""
 
     def __init__(self, base_path: str | Path, *, sync: bool = True) -> None:
-        self.base_path = ensure_dir(Path(base_path))
+        self.base_path = Path(base_path)
+        self.directory = Directory.open_root(self.base_path, create=True)
         self.sync = sync
-        self._held: dict[SessionId, tuple[SessionLock, PersistedSession]] = {}
+        self._held: dict[SessionId, tuple[_Lock, PersistedSession]] = {}
         self._guard = threading.RLock()
-        raise_open_files_limit()
+        self._damaged: dict[SessionId, SessionError] = {}
 
     def __repr__(self) -> str:
         return f"FileSessionStorage({str(self.base_path)!r})"
@@ -59,12 +97,22 @@ class FileSessionStorage:
     def read(self, session_id: SessionId) -> PersistedSession | None:
         """The stored document, checked; :class:`CorruptionError` when it is not one."""
         path = self.document_path(session_id)
-        data = read_bytes(path)
+        try:
+            data = self.directory.read(f"{session_id}.json", _MAX_FILE)
+        except StorageError as error:
+            self._damaged[session_id] = error
+            raise
         if data is None:
             return None
         try:
             session = PersistedSession.model_validate(upgrade("file", _object(data), path))
         except (ValueError, TypeError, ValidationError) as error:
+            self._damaged[session_id] = CorruptionError(
+                f"the document is unreadable: {error}",
+                path,
+                kind="unreadable_document",
+                session_id=session_id,
+            )
             raise CorruptionError(
                 f"the document is unreadable: {error}",
                 path,
@@ -82,9 +130,8 @@ class FileSessionStorage:
         return session
 
     def _write(self, session: PersistedSession) -> None:
-        atomic_write(
-            self.document_path(session.id), session.model_dump_json().encode(), sync=self.sync
-        )
+        data = session.model_dump_json().encode()
+        self.directory.write_atomic(f"{session.id}.json", data, sync=self.sync)
 
     def _current(self, session_id: SessionId) -> PersistedSession:
         """The session as stored, held by this store (``SessionLocked`` if another holds it)."""
@@ -92,7 +139,7 @@ class FileSessionStorage:
             held = self._held.get(session_id)
             if held is not None:
                 return held[1]
-            lock = SessionLock(self.base_path / f"{session_id}.lock", session_id)
+            lock = _Lock(self.directory, session_id)
             try:
                 session = self.read(session_id)
             except BaseException:
@@ -115,10 +162,10 @@ class FileSessionStorage:
         session_id = checked_id(session.id)
         with self._guard:
             if session_id not in self._held:
-                if self.document_path(session_id).exists():
+                if self.directory.stat(f"{session_id}.json") is not None:
                     self._current(session_id)
                 else:
-                    lock = SessionLock(self.base_path / f"{session_id}.lock", session_id)
+                    lock = _Lock(self.directory, session_id)
                     self._held[session_id] = (lock, session)
             self._replace(session.model_copy(update={"checkpoints": session.checkpoints[-1:]}))
 
@@ -128,20 +175,33 @@ class FileSessionStorage:
 
     async def list(self) -> list[SessionId]:
         """Every stored session, oldest first."""
-        names = (path.name[: -len(".json")] for path in self.base_path.glob("*.json"))
+        entries = self.directory.entries()
+        names = (n[: -len(".json")] for n, kind in entries if kind == "file" and n.endswith(".json"))
         return sorted(SessionId(name) for name in names if is_session_id(name))
+
+    async def listing(self) -> builtins.list[SessionListing]:
+        """Every session at a glance (each file read whole: this store is for small sessions)."""
+        return await listing_by_loading(self)
+
+    def damaged(self) -> dict[SessionId, SessionError]:
+        """The sessions whose file could not be read, with why."""
+        return dict(self._damaged)
+
+    async def append_many(self, batch: Batch) -> dict[SessionId, SessionError]:
+        """One append per session (every write is durable on its own here)."""
+        return await append_one_by_one(self, batch)
 
     async def delete(self, session_id: SessionId) -> None:
         """Forget a session (raises ``SessionLocked`` if another store drives it)."""
         session_id = checked_id(session_id)
         with self._guard:
-            if not self.document_path(session_id).exists():
+            if self.directory.stat(f"{session_id}.json") is None:
                 return
-            self._current(session_id)
-            lock, _session = self._held.pop(session_id)
+            held = self._held.pop(session_id, None)
+            lock = held[0] if held is not None else _Lock(self.directory, session_id)
             try:
-                with suppress(FileNotFoundError):
-                    self.document_path(session_id).unlink()
+                self.directory.unlink(f"{session_id}.json")
+                self._damaged.pop(session_id, None)
             finally:
                 lock.release(unlink=True)
 
@@ -205,6 +265,7 @@ class FileSessionStorage:
         with self._guard:
             for session_id in list(self._held):
                 await self.release(session_id)
+            self.directory.close()
 
 
 def _object(data: bytes) -> dict[str, Any]:

@@ -1,53 +1,80 @@
-"""Careful file handling: private modes, atomic replacement, whole writes, typed failures.
+"""Careful file handling: a store's files are untrusted input, and it writes only inside itself.
 
-Every store goes through these helpers, so that the rules hold everywhere:
+A store's directory may come from anywhere — a repository that commits its
+``.sessionchart/``, a copy from another machine, a hand edit — so every file
+operation of a store goes through :class:`Directory`, which holds a directory
+open by descriptor and works *relative to it*:
 
-- a session id is checked before it becomes part of a path (:func:`checked_id`);
-- directories are created ``0700`` and files ``0600`` (the umask can only
-  tighten that);
+- a name is one path component (no ``/``, never ``.`` or ``..``), checked at
+  the point of use (:func:`component`), and a session id is checked before it
+  becomes one (:func:`checked_id`);
+- nothing is reached through a symbolic link: every directory and file is
+  opened with ``O_NOFOLLOW``, so a link planted in the store is refused rather
+  than followed out of it;
+- a file is opened non-blocking, then ``fstat``-ed: anything but a regular
+  file (a FIFO, a device, a directory) is refused, never waited on;
+- a file is read up to a size limit (:mod:`persistence.limits`);
 - a file is replaced atomically: written to a temporary file beside it,
-  fsynced, renamed over it, and the directory fsynced (:func:`atomic_write`);
+  fsynced, renamed over it, and the directory fsynced (:meth:`Directory.write_atomic`);
+- directories are created ``0700`` and files ``0600``, each component on its
+  own (``mkdir -p`` would give the parents the process's default mode);
 - any ``OSError`` becomes a :class:`~persistence.errors.StorageError` naming
-  the path and the cause (:func:`storage_errors`).
+  the path and the cause (:func:`storage_errors`); a file that is not what the
+  store wrote (a link, a FIFO, too large) is a
+  :class:`~persistence.errors.CorruptionError`.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import fcntl
 import os
-import resource
 import secrets
 import shutil
-from collections.abc import Iterator
+import stat
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
+from typing import Final, Self, cast
 
 from statecharts import SessionId, is_session_id
 
-from .errors import InvalidSessionId, StorageError
+from .errors import CorruptionError, InvalidSessionId, StorageError
 
 __all__ = [
     "DIR_MODE",
     "FILE_MODE",
-    "atomic_write",
-    "backup_copy",
+    "Directory",
     "checked_id",
-    "ensure_dir",
-    "fsync_dir",
-    "open_private",
-    "raise_open_files_limit",
-    "read_bytes",
+    "component",
+    "make_private_dirs",
     "storage_errors",
     "timestamp_suffix",
     "try_lock",
     "write_all",
 ]
 
-DIR_MODE = 0o700
+DIR_MODE: Final = 0o700
 """Directories a store creates: readable by their owner only."""
-FILE_MODE = 0o600
+FILE_MODE: Final = 0o600
 """Files a store creates: readable by their owner only."""
+
+_NOFOLLOW: Final = os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _find_syncfs() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return cast(Callable[[int], int], libc.syncfs)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return None
+
+
+_syncfs: Final = _find_syncfs()
+_DIRECTORY: Final = os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW
 
 
 def checked_id(session_id: object) -> SessionId:
@@ -58,6 +85,13 @@ def checked_id(session_id: object) -> SessionId:
     if not is_session_id(session_id):
         raise InvalidSessionId(session_id)
     return SessionId(str(session_id))
+
+
+def component(name: str) -> str:
+    """``name`` if it is a single path component a store may use, else ``ValueError``."""
+    if not name or name in (".", "..") or "/" in name or "\0" in name:
+        raise ValueError(f"not a file name: {name!r}")
+    return name
 
 
 @contextmanager
@@ -71,18 +105,6 @@ def storage_errors(action: str, path: Path | str) -> Iterator[None]:
         raise StorageError(f"cannot {action}", path, error) from error
 
 
-def ensure_dir(path: Path) -> Path:
-    """Create ``path`` (and its parents) as private directories if missing; return it."""
-    with storage_errors("create directory", path):
-        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    return path
-
-
-def open_private(path: Path, flags: int) -> int:
-    """``os.open`` with the private file mode (for files it creates)."""
-    return os.open(path, flags | os.O_CLOEXEC, FILE_MODE)
-
-
 def write_all(fd: int, data: bytes | memoryview) -> None:
     """Write every byte of ``data`` (``os.write`` may write only part of it)."""
     view = memoryview(data)
@@ -91,89 +113,308 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[written:]
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a directory's entries (a new or renamed file) durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes, *, sync: bool = True) -> None:
-    """Replace ``path`` with ``data`` all at once: readers see the old or the new file.
-
-    With ``sync`` (the default) the data and the rename are durable when this
-    returns.  On failure the old file is untouched and the temporary one removed.
-    """
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    with storage_errors("write", path):
-        fd = open_private(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-        try:
-            try:
-                write_all(fd, data)
-                if sync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(temporary, path)
-        except BaseException:
-            with suppress(OSError):
-                temporary.unlink()
-            raise
-        if sync:
-            fsync_dir(path.parent)
-
-
-def read_bytes(path: Path) -> bytes | None:
-    """The file's bytes, or None when it does not exist."""
-    with storage_errors("read", path):
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            return None
-
-
 def timestamp_suffix(now: datetime | None = None) -> str:
     """A sortable UTC timestamp for file names (``20250101T120000.123456Z``)."""
     return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
-def backup_copy(path: Path, stamp: str) -> Path:
-    """Copy ``path`` to ``<path>.corrupt-<stamp>`` (private, fsynced) before it is rewritten."""
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    with storage_errors("back up", path):
-        fd = open_private(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-        with os.fdopen(fd, "wb") as out, path.open("rb") as source:
-            shutil.copyfileobj(source, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        fsync_dir(path.parent)
-    return target
+def try_lock(fd: int, *, shared: bool = False) -> bool:
+    """Take an ``flock`` on ``fd`` without waiting; False when another holds it.
 
-
-def try_lock(fd: int) -> bool:
-    """Take an exclusive ``flock`` on ``fd`` without waiting; False when another holds it.
-
-    The kernel drops the lock when the holder closes the file or dies (even
-    on SIGKILL), so a crashed owner never leaves a session locked.
+    The kernel drops the lock when the holder closes the file or dies (even on
+    SIGKILL), so a crashed holder never leaves anything locked.
     """
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
     return True
 
 
-def raise_open_files_limit(wanted: int = 65536) -> int:
-    """Raise the soft limit of open files towards ``wanted`` (a store holds one per session).
+def make_private_dirs(path: Path) -> Path:
+    """Create ``path`` and its missing parents, each ``0700``; return it.
 
-    Returns the soft limit now in force.
+    ``Path.mkdir(parents=True)`` would create the parents with the process's
+    default mode (``0777`` under umask 0); here each one gets the private mode.
     """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        with suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-    return soft
+    missing: list[Path] = []
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        with storage_errors("create directory", directory):
+            try:
+                directory.mkdir(mode=DIR_MODE)
+            except FileExistsError:
+                continue
+    with storage_errors("open", path):
+        if not path.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(path))
+    return path
+
+
+def _unsafe(path: Path, what: str, session_id: str | None = None) -> CorruptionError:
+    return CorruptionError(
+        f"{what}: the store does not follow links or open anything but its own regular files",
+        path,
+        kind="unsafe_file",
+        session_id=session_id,
+    )
+
+
+class Directory:
+    """A directory held open by descriptor; every operation is relative to it (see the module).
+
+    ``path`` is for messages only: nothing is resolved through it after opening.
+    ``session_id`` (when the directory is a session's) is named in the errors.
+    """
+
+    __slots__ = ("fd", "path", "session_id")
+
+    def __init__(self, fd: int, path: Path, session_id: str | None = None) -> None:
+        self.fd = fd
+        self.path = path
+        self.session_id = session_id
+
+    # -- opening and closing ----------------------------------------------------------
+    @classmethod
+    def open_root(cls, path: Path, *, create: bool) -> Directory:
+        """The store's own directory (a link *to* it, given by the user, is fine).
+
+        With ``create``, it and its missing parents are created ``0700``;
+        without, a missing directory raises ``StorageError`` (ENOENT).
+        """
+        if create:
+            make_private_dirs(path)
+        with storage_errors("open the store directory", path):
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        return cls(fd, path)
+
+    def subdir(
+        self, name: str, *, create: bool = False, session_id: str | None = None
+    ) -> Directory:
+        """The directory ``name`` inside this one, never through a link (created ``0700``)."""
+        path = self.path / component(name)
+        if create:
+            with storage_errors("create directory", path), suppress(FileExistsError):
+                os.mkdir(name, DIR_MODE, dir_fd=self.fd)
+        try:
+            fd = os.open(name, _DIRECTORY, dir_fd=self.fd)
+        except OSError as error:
+            if error.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise _unsafe(path, "not a directory (a link or a file)", session_id) from None
+            raise StorageError("cannot open directory", path, error) from error
+        return Directory(fd, path, session_id)
+
+    def close(self) -> None:
+        """Close the descriptor (idempotent)."""
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- files ----------------------------------------------------------------------------
+    def open_file(self, name: str, flags: int, *, create: bool = False) -> int:
+        """A descriptor of the regular file ``name`` (``FileNotFoundError`` if missing).
+
+        Opened with ``O_NOFOLLOW`` and ``O_NONBLOCK`` (a FIFO never blocks us),
+        then checked with ``fstat``: a link, FIFO, device or directory raises
+        :class:`~persistence.errors.CorruptionError` (kind ``unsafe_file``).
+        """
+        path = self.path / component(name)
+        extra = os.O_CREAT if create else 0
+        try:
+            fd = os.open(name, flags | extra | _NOFOLLOW | os.O_NONBLOCK, FILE_MODE, dir_fd=self.fd)
+        except FileNotFoundError:
+            raise
+        except OSError as error:
+            if error.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO, errno.ENODEV):
+                raise _unsafe(path, "not a regular file", self.session_id) from None
+            raise StorageError("cannot open", path, error) from error
+        try:
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        except OSError as error:
+            os.close(fd)
+            raise StorageError("cannot check", path, error) from error
+        if not regular:
+            os.close(fd)
+            raise _unsafe(path, "not a regular file", self.session_id)
+        return fd
+
+    def read(self, name: str, limit: int) -> bytes | None:
+        """The bytes of file ``name`` (None when missing); larger than ``limit`` is refused."""
+        path = self.path / name
+        try:
+            fd = self.open_file(name, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            with storage_errors("read", path):
+                size = os.fstat(fd).st_size
+                if size > limit:
+                    raise CorruptionError(
+                        f"the file is {size} bytes, over the limit of {limit}",
+                        path,
+                        kind="too_large",
+                        session_id=self.session_id,
+                    )
+                chunks: list[bytes] = []
+                total = 0
+                while chunk := os.read(fd, min(1 << 20, limit + 1 - total)):
+                    chunks.append(chunk)
+                    total += len(chunk)
+                    if total > limit:
+                        raise CorruptionError(
+                            f"the file grew over the limit of {limit} bytes",
+                            path,
+                            kind="too_large",
+                            session_id=self.session_id,
+                        )
+                return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    def write_atomic(self, name: str, data: bytes, *, sync: bool = True) -> None:
+        """Replace file ``name`` with ``data`` all at once: readers see the old or the new file.
+
+        With ``sync`` (the default) the data and the rename are durable when
+        this returns.  On failure the old file is untouched and the temporary
+        one removed.  A link or directory in the way is replaced, never followed.
+        """
+        path = self.path / component(name)
+        temporary = f".{name}.{secrets.token_hex(6)}.tmp"
+        with storage_errors("write", path):
+            fd = os.open(
+                temporary,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW,
+                FILE_MODE,
+                dir_fd=self.fd,
+            )
+            try:
+                try:
+                    write_all(fd, data)
+                    if sync:
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(temporary, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+            except BaseException:
+                with suppress(OSError):
+                    os.unlink(temporary, dir_fd=self.fd)
+                raise
+            if sync:
+                os.fsync(self.fd)
+
+    def unlink(self, name: str) -> bool:
+        """Remove entry ``name`` (a link is removed, not followed); False when missing."""
+        with storage_errors("delete", self.path / component(name)):
+            try:
+                os.unlink(name, dir_fd=self.fd)
+            except FileNotFoundError:
+                return False
+            except IsADirectoryError:
+                self.remove_tree(name)
+        return True
+
+    def remove_tree(self, name: str) -> None:
+        """Remove directory ``name`` and everything in it, never following a link out of it."""
+        with storage_errors("delete", self.path / component(name)):
+            shutil.rmtree(name, dir_fd=self.fd)
+
+    def rename(self, name: str, target: Directory, new_name: str) -> None:
+        """Move entry ``name`` to ``target/new_name`` (atomic within one file system)."""
+        with storage_errors("rename", self.path / component(name)):
+            os.rename(name, component(new_name), src_dir_fd=self.fd, dst_dir_fd=target.fd)
+
+    def copy_file(self, name: str, target: Directory, new_name: str, limit: int) -> None:
+        """Copy regular file ``name`` to ``target/new_name`` (private, fsynced; up to ``limit``).
+
+        The copy is streamed (a log may be large) and appears whole or not at all.
+        """
+        source = self.open_file(name, os.O_RDONLY)
+        temporary = f".{component(new_name)}.{secrets.token_hex(6)}.tmp"
+        if os.fstat(source).st_size > limit:
+            os.close(source)
+            raise CorruptionError(
+                f"the file is over the limit of {limit} bytes",
+                self.path / name,
+                kind="too_large",
+                session_id=self.session_id,
+            )
+        try:
+            with storage_errors("copy", self.path / name):
+                out = os.open(
+                    temporary,
+                    os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW,
+                    FILE_MODE,
+                    dir_fd=target.fd,
+                )
+                try:
+                    while chunk := os.read(source, 1 << 20):
+                        write_all(out, chunk)
+                    os.fsync(out)
+                finally:
+                    os.close(out)
+                os.replace(temporary, new_name, src_dir_fd=target.fd, dst_dir_fd=target.fd)
+                os.fsync(target.fd)
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(temporary, dir_fd=target.fd)
+            raise
+        finally:
+            os.close(source)
+
+    def sync(self) -> None:
+        """Make this directory's entries (new, renamed or removed files) durable."""
+        with storage_errors("sync", self.path):
+            os.fsync(self.fd)
+
+    def sync_filesystem(self) -> None:
+        """Make everything written on this directory's file system durable, at once.
+
+        One ``syncfs`` instead of one fsync per file: what makes many small
+        writes durable together (the recovery of many sessions).  Where
+        ``syncfs`` is missing, ``sync`` does it for every file system.
+        """
+        with storage_errors("sync the file system of", self.path):
+            if _syncfs is None or _syncfs(self.fd) != 0:
+                os.sync()
+
+    # -- looking around -------------------------------------------------------------------
+    def entries(self) -> list[tuple[str, str]]:
+        """``(name, kind)`` of every entry, kind ``file``, ``dir``, ``link`` or ``other``.
+
+        Links are reported as links: nothing is followed.
+        """
+        found: list[tuple[str, str]] = []
+        with storage_errors("list", self.path), os.scandir(self.fd) as scan:
+            for entry in scan:
+                if entry.is_symlink():
+                    kind = "link"
+                elif entry.is_dir(follow_symlinks=False):
+                    kind = "dir"
+                elif entry.is_file(follow_symlinks=False):
+                    kind = "file"
+                else:
+                    kind = "other"
+                found.append((entry.name, kind))
+        return found
+
+    def stat(self, name: str) -> os.stat_result | None:
+        """The entry's status, without following a link (None when missing)."""
+        with storage_errors("stat", self.path / component(name)):
+            try:
+                return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return None

@@ -8,6 +8,7 @@ against all of them).
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,8 @@ from statecharts import (
     SessionState,
     TimestampedEvent,
 )
-from statecharts.storage import SessionHead
+from statecharts.errors import SessionError
+from statecharts.storage import Batch, SessionHead, SessionListing, append_one_by_one
 
 from .errors import StorageError
 from .files import checked_id
@@ -70,6 +72,26 @@ class MemorySessionStorage:
     async def list(self) -> list[SessionId]:
         """Every stored session, oldest first."""
         return sorted(self._sessions)
+
+    async def listing(self) -> builtins.list[SessionListing]:
+        """Every session at a glance, oldest first."""
+        return [
+            SessionListing(
+                id=stored.session.id,
+                state=stored.session.state,
+                workflow=stored.session.config.workflow.name,
+                created_at=stored.session.created_at,
+            )
+            for _, stored in sorted(self._sessions.items())
+        ]
+
+    def damaged(self) -> dict[SessionId, SessionError]:
+        """Nothing is ever damaged in memory."""
+        return {}
+
+    async def append_many(self, batch: Batch) -> dict[SessionId, SessionError]:
+        """One append per session."""
+        return await append_one_by_one(self, batch)
 
     async def delete(self, session_id: SessionId) -> None:
         """Forget a session (unknown ids are ignored)."""

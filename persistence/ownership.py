@@ -1,16 +1,16 @@
-"""Who drives a session: the owner recorded in its document, and whether that owner is gone.
+"""Who drives a session in a shared store, and whether that owner is gone (PostgreSQL's rule).
 
-The authority on one host is the ``flock`` a store holds on the session's lock
-file: the kernel drops it when the owner dies, even on SIGKILL.  The owner
-recorded beside it (host, pid, process start time, heartbeat) says who that is,
-and lets a store decide for an owner it cannot lock against — one on another
-host, or one still alive that dropped its lock without saying so:
+An owner record (host, pid, process start time, token, heartbeat) says which
+store instance drives a session.  A store that cannot lock against the owner
+(the PostgreSQL store: another host, another machine) decides by it:
 
 - an owner on this host is gone when its pid no longer runs (a zombie counts as
   gone; a pid reused by another process is told apart by its start time);
 - any owner is gone when its heartbeat is older than the lease.
 
 A store refreshes the heartbeat of the sessions it holds every third of the lease.
+(The TinyDB store has owner files and locks of its own:
+:mod:`persistence.tinydb._owners`.)
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -26,11 +25,9 @@ from pathlib import Path
 from pydantic import AwareDatetime, Field
 
 from statecharts.record import Record
-from statecharts.storage import SessionLocked
+from statecharts.storage import SessionHolder
 
-from .files import open_private, storage_errors, try_lock
-
-__all__ = ["DEFAULT_LEASE", "Owner", "SessionLock", "is_gone", "process_start", "this_process"]
+__all__ = ["DEFAULT_LEASE", "Owner", "hostname", "is_gone", "process_start", "this_process"]
 
 DEFAULT_LEASE = 30.0
 """Seconds after its last heartbeat when an owner is presumed gone."""
@@ -53,9 +50,14 @@ class Owner(Record):
         """``pid 123 on host``, for messages."""
         return f"pid {self.pid} on {self.host}"
 
+    def holder(self, since: datetime | None = None) -> SessionHolder:
+        """This owner in the domain's words (for :class:`~statecharts.storage.SessionLocked`)."""
+        return SessionHolder(host=self.host, pid=self.pid, since=since, heartbeat=self.heartbeat)
+
 
 @cache
-def _hostname() -> str:
+def hostname() -> str:
+    """This host's name (as owners record it)."""
     return socket.gethostname()
 
 
@@ -87,7 +89,7 @@ def this_process(token: str | None = None, now: datetime | None = None) -> Owner
     """The owner record of a store of this process (a fresh ``token`` unless given)."""
     pid = os.getpid()
     return Owner(
-        host=_hostname(),
+        host=hostname(),
         pid=pid,
         started=process_start(pid) or 0,
         token=token if token is not None else secrets.token_hex(8),
@@ -100,35 +102,7 @@ def is_gone(owner: Owner, lease: float, now: datetime | None = None) -> bool:
     now = now or datetime.now(UTC)
     if now - owner.heartbeat > timedelta(seconds=lease):
         return True
-    if owner.host != _hostname():
+    if owner.host != hostname():
         return False
     started = process_start(owner.pid)
     return started is None or owner.started not in (0, started)
-
-
-class SessionLock:
-    """The ``flock`` on a session's lock file, held by the store instance that drives it.
-
-    The lock file is never replaced (logs and documents are, atomically), so
-    the lock outlives rewrites of the session's data.
-    """
-
-    def __init__(self, path: Path, session_id: str) -> None:
-        self.path = path
-        self._fd = -1
-        with storage_errors("open the lock", path):
-            fd = open_private(path, os.O_RDWR | os.O_CREAT)
-        if not try_lock(fd):
-            os.close(fd)
-            raise SessionLocked(session_id, "another store")
-        self._fd = fd
-
-    def release(self, *, unlink: bool = False) -> None:
-        """Drop the lock (and remove the lock file, when the session is deleted)."""
-        if self._fd < 0:
-            return
-        if unlink:
-            with suppress(FileNotFoundError):
-                self.path.unlink()
-        os.close(self._fd)
-        self._fd = -1

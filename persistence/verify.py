@@ -13,8 +13,11 @@ the whole log from seq 1 with the compiled chart and checks that
   restoring from it (checkpoint, then the events after it) gives the very same
   session as the full replay.
 
-Any store is checked through the port; the TinyDB store's files (the database,
-logs without documents, torn tails) are checked directly as well.
+Any store is checked through the port; a store that knows more about its own
+files (:class:`SelfChecking`: the TinyDB store — documents, logs, links or
+FIFOs where files belong, torn tails, interrupted creations) checks itself.
+What the next opening of the store puts right by itself, losing nothing, is a
+*notice*, not a problem: :attr:`VerifyReport.ok` stays true.
 """
 
 from __future__ import annotations
@@ -22,17 +25,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
-from statecharts import LiveSession, ReplayError, SessionId, SessionState, TimestampedEvent
+from statecharts import LiveSession, ReplayError, SessionState, TimestampedEvent
 from statecharts.loading import paused_gc
 from statecharts.storage import SessionHead, SessionStorage, as_durable
 
-from .documents import SessionDocument
 from .errors import CorruptionError, StorageError
-from .logs import LogReader, read_header
-from .tinydb_store import TinyDBSessionStorage
 
-__all__ = ["Problem", "VerifyReport", "verify"]
+__all__ = ["Problem", "ReplayCheck", "SelfChecking", "VerifyReport", "verify"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,24 +64,30 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class VerifyReport:
-    """What :func:`verify` found: ``ok`` when there is no problem."""
+    """What :func:`verify` found: ``ok`` when there is no problem.
+
+    ``problems`` are damage (something is lost or wrong until repaired);
+    ``notices`` are what the next opening of the store puts right by itself,
+    losing nothing (an interrupted write's torn tail, a creation a crash
+    interrupted), and sessions set aside in quarantine.
+    """
 
     problems: tuple[Problem, ...]
     sessions: int = 0
     events: int = 0
+    notices: tuple[Problem, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """True when the store holds no problem."""
+        """True when the store holds no problem (notices are not problems)."""
         return not self.problems
 
     def __str__(self) -> str:
         head = f"{self.sessions} sessions, {self.events} events: "
-        if self.ok:
-            return head + "ok"
-        return (
-            head + f"{len(self.problems)} problems\n" + "\n".join(f"  {p}" for p in self.problems)
-        )
+        lines = [head + ("ok" if self.ok else f"{len(self.problems)} problems")]
+        lines += [f"  {p}" for p in self.problems]
+        lines += [f"  note: {p}" for p in self.notices]
+        return "\n".join(lines)
 
 
 @dataclass(slots=True)
@@ -173,11 +180,20 @@ class ReplayCheck:
         return self.problems
 
 
+@runtime_checkable
+class SelfChecking(Protocol):
+    """A store that checks its own files (beyond what the port shows): the TinyDB store."""
+
+    async def check(self) -> VerifyReport:
+        """Everything :func:`verify` checks, and the store's files."""
+        ...
+
+
 async def verify(storage: SessionStorage) -> VerifyReport:
     """Check everything ``storage`` holds; see the module's documentation.  Changes nothing."""
     with paused_gc:
-        if isinstance(storage, TinyDBSessionStorage):
-            return _verify_tinydb(storage)
+        if isinstance(storage, SelfChecking):
+            return await storage.check()
         return await _verify_port(storage)
 
 
@@ -202,86 +218,3 @@ async def _verify_port(storage: SessionStorage) -> VerifyReport:
         except StorageError as error:
             problems.append(Problem.of(error, session_id))
     return VerifyReport(tuple(problems), len(ids), events)
-
-
-def _verify_tinydb(store: TinyDBSessionStorage) -> VerifyReport:
-    problems: list[Problem] = []
-    try:
-        documents = store.table.all()
-        readable = True
-    except StorageError as error:
-        problems.append(Problem.of(error))
-        documents, readable = {}, False
-    log_ids = set(store.log_ids())
-    events = 0
-    for session_id in sorted(set(documents) | log_ids):
-        document = documents.get(session_id)
-        if document is not None and document.deleting:
-            continue
-        if session_id not in log_ids:
-            problems.append(
-                Problem(
-                    "missing_log",
-                    session_id,
-                    store.log_path(session_id),
-                    None,
-                    "the session has a document but no log",
-                )
-            )
-            continue
-        if document is None and readable:
-            problems.append(
-                Problem(
-                    "missing_document",
-                    session_id,
-                    store.log_path(session_id),
-                    None,
-                    "the log has no document in the database",
-                )
-            )
-        found, count = _verify_log(store, session_id, document)
-        problems.extend(found)
-        events += count
-    return VerifyReport(tuple(problems), len(set(documents) | log_ids), events)
-
-
-def _verify_log(
-    store: TinyDBSessionStorage, session_id: SessionId, document: SessionDocument | None
-) -> tuple[list[Problem], int]:
-    path = store.log_path(session_id)
-    problems: list[Problem] = []
-    try:
-        header, start = read_header(path, session_id)
-    except StorageError as error:
-        return [Problem.of(error, session_id)], 0
-    checkpoint = None
-    documented = None
-    if document is not None:
-        documented = (document.last_seq, document.state)
-        ref = document.checkpoint
-        if ref is not None:
-            checkpoint, trouble = store.checkpoints.examine(session_id, ref, path)
-            if trouble is not None:
-                problems.append(Problem("bad_checkpoint", session_id, path, ref.offset, trouble))
-    head = SessionHead(
-        id=session_id, config=header.config, created_at=header.created_at, checkpoint=checkpoint
-    )
-    check = ReplayCheck(head, documented, path)
-    reader = LogReader(path, session_id, start)
-    try:
-        for batch in reader.events():
-            check.feed(batch)
-    except StorageError as error:
-        problems.append(Problem.of(error, session_id))
-        return problems + check.problems, reader.end.seq
-    if reader.torn:
-        problems.append(
-            Problem(
-                "torn_tail",
-                session_id,
-                path,
-                reader.end.offset,
-                f"{reader.torn} bytes of an incomplete last line",
-            )
-        )
-    return problems + check.finish(), reader.end.seq

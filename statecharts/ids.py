@@ -20,8 +20,8 @@ SessionId = NewType("SessionId", str)
 """The identifier of one session (a ULID string)."""
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-SESSION_ID_PATTERN = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
-"""What every id made by :func:`new_session_id` matches."""
+SESSION_ID_PATTERN = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
+"""What every id made by :func:`new_session_id` matches, whole (see :func:`is_session_id`)."""
 
 _RANDOM_BITS = 80
 _lock = threading.Lock()
@@ -51,5 +51,9 @@ def new_session_id() -> SessionId:
 
 
 def is_session_id(value: object) -> bool:
-    """Tell whether ``value`` has the shape of a session id (no path tricks possible)."""
-    return isinstance(value, str) and SESSION_ID_PATTERN.match(value) is not None
+    """Tell whether ``value`` has the shape of a session id (no path tricks possible).
+
+    A full match: ``$`` would also match before a trailing newline, and
+    ``"<id>\\n"`` would become a file name.
+    """
+    return isinstance(value, str) and SESSION_ID_PATTERN.fullmatch(value) is not None

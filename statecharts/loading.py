@@ -58,6 +58,9 @@ paused_gc = _GcPause()
 async def load_session(storage: DurableSessionStorage, session_id: SessionId) -> LiveSession:
     """The session as stored: its latest checkpoint, then the events after it, folded.
 
+    The session keeps none of its events (the store has them) and knows the
+    seq of its checkpoint (``checkpoint_seq``).
+
     Raises :class:`~statecharts.errors.SessionNotFound` for an unknown id and
     :class:`~statecharts.errors.ReplayError` for a log the chart does not accept.
     """
@@ -72,7 +75,8 @@ async def load_session(storage: DurableSessionStorage, session_id: SessionId) ->
             session = LiveSession.from_snapshot(
                 head.id, head.config, head.created_at, checkpoint.state_snapshot
             )
-            session.checkpoints = [checkpoint]
+            session.checkpoint_seq = checkpoint.seq
+        session.keep_events = False  # the store has them
         session.replay([event async for event in storage.load_events(session_id, session.last_seq)])
     return session
 

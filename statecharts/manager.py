@@ -9,6 +9,15 @@ lock on the event path.  Recording an event takes the session's write lock,
 decides, stores, commits and queues the signals, in that order: an event that
 is not accepted, or not stored, changes nothing and sends no signal.
 
+Memory: with a store, the manager keeps per session only what the live path
+needs — its lock, state and last seq, and for the sessions in use their place
+in the chart and their bounded progress (see :mod:`statecharts._slots`).
+Events are read from the store when asked for, and the manager checkpoints on
+its own (every ``checkpoint_every`` events, when a session pauses or ends, and
+when it closes), so that opening a store reads a checkpoint and a short tail
+of each log, never a whole log.  Without a store, memory is the store: every
+event stays.
+
 >>> import asyncio
 >>> from statecharts import InMemorySessionManager, SessionConfig
 >>> async def main():
@@ -25,31 +34,44 @@ is not accepted, or not stored, changes nothing and sends no signal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from contextlib import suppress
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol, Self, runtime_checkable
+from typing import Any, Final, Protocol, Self, TypeVar, runtime_checkable
 
 from pydantic import ValidationError
 
+from ._slots import DEFAULT_HOT_LIMIT, DEFAULT_IDLE_SECONDS, Slot, Slots
 from .config import SessionConfig
 from .dispatch import SignalDispatcher
-from .errors import InvalidEvent, SessionNotFound
+from .errors import InvalidEvent, SessionError, SessionNotFound
 from .events import EVENT_TYPES, SessionEvent, Started, TimestampedEvent
 from .ids import SessionId, new_session_id
 from .loading import load_session, rebuild
 from .progress import SessionProgress
 from .session import LiveSession
 from .snapshots import PersistedSession, SessionCheckpoint, SessionInfo
-from .state import TERMINAL_STATUSES, Completed, SessionState, SessionSummary
-from .storage import SessionLocked, SessionStorage, as_durable
+from .state import ACTIVE_STATUSES, TERMINAL_STATUSES, Completed, SessionState, SessionSummary
+from .storage import DurableSessionStorage, SessionStorage, as_durable
 
-__all__ = ["INTERRUPTED", "InMemorySessionManager", "SessionManager"]
+__all__ = [
+    "DEFAULT_CHECKPOINT_EVERY",
+    "INTERRUPTED",
+    "InMemorySessionManager",
+    "SessionManager",
+    "parse_event",
+]
+
+log = logging.getLogger("statecharts.manager")
 
 INTERRUPTED: Final = "interrupted"
 """The ``paused`` reason recorded for a session whose driving process went away."""
 
+DEFAULT_CHECKPOINT_EVERY: Final = 1000
+"""Events after which a store-backed manager checkpoints a session on its own."""
+
 _EVENT_CLASSES = tuple(EVENT_TYPES.values())
+_T = TypeVar("_T")
 
 
 @runtime_checkable
@@ -84,8 +106,10 @@ class SessionManager(Protocol):
         """The session's progress, as of now."""
         ...
 
-    async def get_events(self, session_id: SessionId, after_seq: int = 0) -> list[TimestampedEvent]:
-        """The session's events with ``seq > after_seq``, in order."""
+    async def get_events(
+        self, session_id: SessionId, after_seq: int = 0, limit: int | None = None
+    ) -> list[TimestampedEvent]:
+        """The session's events with ``seq > after_seq``, in order (at most ``limit``)."""
         ...
 
     async def list_active_sessions(self) -> list[SessionInfo]:
@@ -117,36 +141,59 @@ class InMemorySessionManager:
     """Sessions in memory, persisted through ``storage`` when one is given.
 
     ``receiver_timeout`` is how long a signal receiver may run before it is
-    abandoned (see :mod:`statecharts.signals`).
+    abandoned (see :mod:`statecharts.signals`).  With a store,
+    ``checkpoint_every`` is how many events pass between two automatic
+    checkpoints of a session, and ``hot_sessions`` and ``idle_seconds`` bound
+    the sessions kept whole in memory (see the module's documentation).
     """
 
     def __init__(
-        self, storage: SessionStorage | None = None, *, receiver_timeout: float = 10.0
+        self,
+        storage: SessionStorage | None = None,
+        *,
+        receiver_timeout: float = 10.0,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        hot_sessions: int = DEFAULT_HOT_LIMIT,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
     ) -> None:
-        self.storage = storage
-        self._store = None if storage is None else as_durable(storage)
-        self._sessions: dict[SessionId, LiveSession] = {}
+        self.storage: DurableSessionStorage | None = (
+            None if storage is None else as_durable(storage)
+        )
+        self.checkpoint_every = max(1, checkpoint_every)
+        self.damaged: dict[SessionId, SessionError] = {}
+        self._slots = Slots(
+            evicts=storage is not None, hot_limit=hot_sessions, idle_seconds=idle_seconds
+        )
         self.signals = SignalDispatcher(self, receiver_timeout)
 
     @classmethod
-    async def open(cls, storage: SessionStorage, *, receiver_timeout: float = 10.0) -> Self:
-        """A manager holding every session of ``storage``, recovered after a crash.
+    async def open(cls, storage: SessionStorage, *, recover: bool = True, **options: Any) -> Self:
+        """A manager over ``storage``, after recovering what a crash left behind.
 
-        Each session is rebuilt from its latest checkpoint and the events after
-        it.  A session left ``running`` by a process that is gone is paused with
-        reason :data:`INTERRUPTED` (a normal, recorded transition, so it can be
-        resumed); one that a live process drives is loaded but not touched.
+        Sessions are loaded when first used, not here.  With ``recover`` (the
+        default; a read-only store is opened without), every session left
+        ``running`` by a process that is gone is paused with reason
+        :data:`INTERRUPTED` (a normal, recorded transition, so it can be
+        resumed), in one batch; one that a live process drives is not
+        touched.  A session the store cannot read is reported in
+        :attr:`damaged` and left out; the others open.  ``options`` are the
+        constructor's.
         """
-        manager = cls(storage, receiver_timeout=receiver_timeout)
-        store = manager._store
-        assert store is not None
-        for session_id in await store.list():
-            manager._sessions[session_id] = await load_session(store, session_id)
-        for session_id, session in list(manager._sessions.items()):
-            if session.state.status == "running":
-                with suppress(SessionLocked):  # its owner is alive: not ours to touch
-                    await manager.pause_session(session_id, reason=INTERRUPTED)
+        manager = cls(storage, **options)
+        if recover:
+            from ._recovery import recover_interrupted  # noqa: PLC0415 - open's path only
+
+            await recover_interrupted(manager)
+        else:
+            store = manager._store()
+            await store.listing()
+            manager.damaged.update(store.damaged())
         return manager
+
+    def _store(self) -> DurableSessionStorage:
+        if self.storage is None:
+            raise SessionError("this manager has no store")
+        return self.storage
 
     # -- lifecycle --------------------------------------------------------------------
     async def create_session(self, config: SessionConfig) -> SessionId:
@@ -155,12 +202,13 @@ class InMemorySessionManager:
             raise InvalidEvent(f"expected a SessionConfig, got {type(config).__name__}")
         session = LiveSession(new_session_id(), config, datetime.now(UTC))
         if self.storage is not None:
+            session.keep_events = False
             await self.storage.save(
                 PersistedSession(
                     id=session.id, config=config, state=session.state, created_at=session.created_at
                 )
             )
-        self._sessions[session.id] = session
+        self._slots.add(session.id, session)
         return session.id
 
     async def start_session(self, session_id: SessionId) -> None:
@@ -206,140 +254,232 @@ class InMemorySessionManager:
     async def _record(
         self, session_id: SessionId, event: SessionEvent
     ) -> tuple[TimestampedEvent, SessionState]:
-        session = self._session(session_id)
-        if event.kind == "started":
-            event = _with_config(event, session.config)
-        async with session.lock.writing():
-            session = self._sessions[session_id]  # a restore may have replaced it meanwhile
-            if self._store is not None:
-                session = await self._writable(session)
+        slot = await self._slot(session_id)
+        async with slot.lock.writing():
+            session = await self._writable(slot, session_id)
+            if event.kind == "started":
+                event = _with_config(event, session.config)
             step = session.prepare(event, datetime.now(UTC))
             if self.storage is not None:
                 await self.storage.append(session_id, (step.recorded,), step.state)
             old_state = session.state
             session.commit(step)
+            slot.committed(session)
             self.signals.publish(session_id, step.recorded, old_state, step.state)
+            if self.storage is not None:
+                await self._after_commit(slot, session, old_state)
         return step.recorded, step.state
 
-    async def _writable(self, session: LiveSession) -> LiveSession:
+    async def _slot(self, session_id: SessionId) -> Slot:
+        """The session's slot (loaded from the store if the manager did not know it)."""
+        slot = self._slots.get(session_id)
+        if slot is not None:
+            return slot
+        if self.storage is None:
+            raise SessionNotFound(session_id)
+        live = await self._load(session_id)
+        return self._slots.get(session_id) or self._slots.add(session_id, live)
+
+    async def _load(self, session_id: SessionId) -> LiveSession:
+        assert self.storage is not None
+        try:
+            return await load_session(self.storage, session_id)
+        except SessionNotFound:
+            raise
+        except SessionError as error:
+            self.damaged[session_id] = error
+            raise
+
+    async def _live(self, slot: Slot, session_id: SessionId) -> LiveSession:
+        """The slot's whole session, reloaded from the store if it was let go (under its lock)."""
+        live = slot.live
+        if live is None:
+            live = await self._load(session_id)
+            slot.hold(live)
+        self._slots.touch(session_id)
+        return live
+
+    async def _writable(self, slot: Slot, session_id: SessionId) -> LiveSession:
         """The session, ours to write in the store and up to date with it (under its write lock).
 
         When another process drove the session since we loaded it, it is
         reloaded before anything is decided on a stale copy.
         """
-        assert self._store is not None
-        stored_seq = await self._store.acquire(session.id)
+        session = await self._live(slot, session_id)
+        if self.storage is None:
+            return session
+        stored_seq = await self.storage.acquire(session_id)
         if stored_seq is not None and stored_seq != session.last_seq:
-            session = await self._reload(session)
+            session = await self._load(session_id)
+            slot.hold(session)
         return session
 
-    async def _reload(self, session: LiveSession) -> LiveSession:
-        """Replace ``session`` by what the store holds (keeping its lock)."""
-        assert self._store is not None
-        fresh = await load_session(self._store, session.id)
-        fresh.lock = session.lock
-        self._sessions[session.id] = fresh
-        return fresh
+    async def _after_commit(self, slot: Slot, session: LiveSession, old: SessionState) -> None:
+        """Checkpoint when due; let a session go once it stops running (store only)."""
+        status = session.state.status
+        stopped = status not in (old.status, "running")
+        tail = session.last_seq - session.checkpoint_seq
+        if tail >= self.checkpoint_every or (stopped and tail > 0):
+            await self._auto_checkpoint(session)
+        if stopped:  # reloaded from its checkpoint when needed
+            self._slots.let_go(session.id, by_holder=True)
+
+    async def _auto_checkpoint(self, session: LiveSession) -> None:
+        """A checkpoint the manager takes on its own: a failure is logged, never raised."""
+        try:
+            await self._checkpoint(session)
+        except SessionError as error:
+            log.warning("could not checkpoint session %s: %s", session.id, error)
+
+    async def _checkpoint(self, session: LiveSession) -> SessionCheckpoint:
+        now = datetime.now(UTC)
+        checkpoint = SessionCheckpoint(
+            iteration=session.tracker.current_iteration,
+            timestamp=now,
+            seq=session.last_seq,
+            state_snapshot=session.snapshot(now),
+            resumable=session.state.status not in TERMINAL_STATUSES,
+        )
+        if self.storage is not None:
+            checkpoint = await self.storage.save_checkpoint(session.id, checkpoint)
+        else:
+            session.checkpoints.append(checkpoint)
+        session.checkpoint_seq = checkpoint.seq
+        return checkpoint
 
     # -- queries ------------------------------------------------------------------------
-    def _session(self, session_id: SessionId) -> LiveSession:
-        session = self._sessions.get(session_id)
-        if session is None:
-            raise SessionNotFound(session_id)
-        return session
+    async def _read(self, session_id: SessionId, read: Callable[[LiveSession], _T]) -> _T:
+        """``read(session)`` on the whole session, under its read lock if the manager has it.
+
+        A session the manager does not have is loaded from the store (and not kept).
+        """
+        slot = self._slots.get(session_id)
+        if slot is None:
+            if self.storage is None:
+                raise SessionNotFound(session_id)
+            return read(await self._load(session_id))
+        async with slot.lock.reading():
+            return read(await self._live(slot, session_id))
+
+    async def _reading(self, session_id: SessionId) -> LiveSession:
+        """The session whole (for tests: not a copy, and read without a lock afterwards)."""
+        return await self._read(session_id, lambda live: live)
 
     async def get_state(self, session_id: SessionId) -> SessionState:
         """The current state (committed states are swapped in atomically: no lock needed)."""
-        return self._session(session_id).state
+        slot = self._slots.get(session_id)
+        if slot is not None:
+            return slot.state
+        return await self._read(session_id, lambda live: live.state)
 
     async def get_progress(self, session_id: SessionId) -> SessionProgress:
         """The session's progress as of now."""
-        session = self._session(session_id)
-        async with session.lock.reading():
-            return session.tracker.snapshot(session.state)
+        return await self._read(session_id, lambda live: live.tracker.snapshot(live.state))
 
     async def get_info(self, session_id: SessionId) -> SessionInfo:
         """The session at a glance: id, state, config, progress."""
-        session = self._session(session_id)
-        async with session.lock.reading():
-            return session.info()
+        return await self._read(session_id, LiveSession.info)
 
-    async def get_events(self, session_id: SessionId, after_seq: int = 0) -> list[TimestampedEvent]:
-        """The events with ``seq > after_seq``, in order (read from storage if not held)."""
-        session = self._session(session_id)
-        async with session.lock.reading():
-            if after_seq >= session.events_base:
-                return session.events[after_seq - session.events_base :]
-            held = list(session.events)
-        if self.storage is None:  # pragma: no cover - memory-only sessions hold every event
-            return held
-        older = [
-            e
-            async for e in self.storage.load_events(session_id, after_seq)
-            if e.seq <= session.events_base
-        ]
-        return older + held
+    async def get_events(
+        self, session_id: SessionId, after_seq: int = 0, limit: int | None = None
+    ) -> list[TimestampedEvent]:
+        """The events with ``seq > after_seq``, in order, at most ``limit`` (from the store)."""
+        return [event async for event in self.stream_events(session_id, after_seq, limit)]
+
+    async def stream_events(
+        self, session_id: SessionId, after_seq: int = 0, limit: int | None = None
+    ) -> AsyncIterator[TimestampedEvent]:
+        """The events with ``seq > after_seq``, in order, one at a time, at most ``limit``.
+
+        With a store they are read from it as they are consumed (a long log is
+        never held in memory); without one, from memory.
+        """
+        if limit is not None and limit <= 0:
+            return
+        if self.storage is None:
+            slot = self._slots.get(session_id)
+            if slot is None or slot.live is None:
+                raise SessionNotFound(session_id)
+            live = slot.live
+            async with slot.lock.reading():
+                wanted = live.events[max(after_seq - live.events_base, 0) :]
+            events: Iterable[TimestampedEvent] = wanted if limit is None else wanted[:limit]
+            for event in events:
+                yield event
+            return
+        up_to = None
+        slot = self._slots.get(session_id)
+        if slot is not None:  # what this manager committed: never an event still in flight
+            async with slot.lock.reading():
+                up_to = slot.last_seq
+        count = 0
+        async for event in self.storage.load_events(session_id, after_seq):
+            if up_to is not None and event.seq > up_to:
+                return
+            yield event
+            count += 1
+            if limit is not None and count >= limit:
+                return
 
     async def list_sessions(self, statuses: Iterable[str] | None = None) -> list[SessionInfo]:
         """Every session (optionally only those whose status is in ``statuses``), oldest first."""
         wanted = None if statuses is None else frozenset(statuses)
+        if self.storage is None:
+            ids: list[SessionId] = [
+                sid
+                for sid in self._slots
+                if wanted is None or self._slots.get(sid).state.status in wanted  # type: ignore[union-attr]
+            ]
+        else:
+            rows = await self.storage.listing()
+            self.damaged.update(self.storage.damaged())
+            ids = [row.id for row in rows if wanted is None or row.status in wanted]
         infos = []
-        for session_id in sorted(self._sessions):
-            session = self._sessions[session_id]
-            if wanted is None or session.state.status in wanted:
-                async with session.lock.reading():
-                    infos.append(session.info())
+        for session_id in ids:
+            try:
+                infos.append(await self.get_info(session_id))
+            except SessionNotFound:
+                continue  # deleted meanwhile
+            except SessionError as error:
+                self.damaged[session_id] = error
         return infos
 
     async def list_active_sessions(self) -> list[SessionInfo]:
         """Every session that is not finished (created, running or paused), oldest first."""
-        return await self.list_sessions(("created", "running", "paused"))
+        return await self.list_sessions(ACTIVE_STATUSES)
 
     def __contains__(self, session_id: object) -> bool:
-        return session_id in self._sessions
+        return session_id in self._slots
 
     def __len__(self) -> int:
-        return len(self._sessions)
+        return len(self._slots)
 
     # -- checkpoints ----------------------------------------------------------------------
     async def save_checkpoint(self, session_id: SessionId) -> SessionCheckpoint:
         """Snapshot the session so that a restore replays only what comes after."""
-        session = self._session(session_id)
-        async with session.lock.writing():
-            session = self._sessions[session_id]  # a restore may have replaced it meanwhile
-            if self._store is not None:
-                session = await self._writable(session)
-            now = datetime.now(UTC)
-            checkpoint = SessionCheckpoint(
-                iteration=session.tracker.current_iteration,
-                timestamp=now,
-                seq=session.last_seq,
-                state_snapshot=session.snapshot(now),
-                resumable=session.state.status not in TERMINAL_STATUSES,
-            )
-            if self.storage is not None:
-                checkpoint = await self.storage.save_checkpoint(session_id, checkpoint)
-            session.checkpoints.append(checkpoint)
-        return checkpoint
+        slot = await self._slot(session_id)
+        async with slot.lock.writing():
+            session = await self._live(slot, session_id)
+            return await self._checkpoint(session)
 
     async def restore_session(self, session_id: SessionId) -> SessionState:
         """Rebuild the session from its latest checkpoint plus the events after it.
 
         Without a checkpoint the whole log is replayed.  The rebuilt session
         replaces the one in memory.  From a store, only the events after the
-        checkpoint are read; the older ones are read from it when asked for.
+        checkpoint are read.
         """
-        session = self._session(session_id)
-        async with session.lock.writing():
-            session = self._sessions[session_id]  # another restore may have replaced it
-            if self._store is not None:
-                return (await self._reload(session)).state
-            rebuilt = rebuild(session, session.checkpoints, session.events)
-            rebuilt.lock = session.lock
-            self._sessions[session_id] = rebuilt
+        slot = await self._slot(session_id)
+        async with slot.lock.writing():
+            if self.storage is not None:
+                rebuilt = await self._load(session_id)
+            else:
+                live = await self._live(slot, session_id)
+                rebuilt = rebuild(live, live.checkpoints, live.events)
+            slot.hold(rebuilt)
         return rebuilt.state
 
-    # -- signals --------------------------------------------------------------------------
+    # -- signals and the end ------------------------------------------------------------
     async def drain_signals(self, timeout: float | None = None) -> bool:
         """Wait until every signal of events recorded so far was delivered."""
         return await self.signals.drain(timeout)
@@ -350,16 +490,27 @@ class InMemorySessionManager:
 
     async def flush(self) -> None:
         """Make every event recorded so far durable, whatever the store's durability mode."""
-        if self._store is not None:
-            await self._store.flush()
+        if self.storage is not None:
+            await self.storage.flush()
 
     async def aclose(self) -> None:
-        """Close the store (flushing it and releasing our sessions), then :meth:`close`."""
+        """Checkpoint what is due, close the store (flushing it), then :meth:`close`."""
         try:
-            if self._store is not None:
-                await self._store.close()
+            if self.storage is not None:
+                await self._checkpoint_running()
+                await self.storage.close()
         finally:
             self.close()
+
+    async def _checkpoint_running(self) -> None:
+        """Checkpoint every session in memory that ran since its last checkpoint."""
+        for session_id in list(self._slots):
+            slot = self._slots.get(session_id)
+            if slot is None or slot.live is None or slot.lock.locked:
+                continue
+            live = slot.live
+            if live.state.status == "running" and live.last_seq > live.checkpoint_seq:
+                await self._auto_checkpoint(live)
 
 
 def parse_event(event_name: str, payload: dict[str, Any]) -> SessionEvent:

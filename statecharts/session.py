@@ -47,6 +47,7 @@ class LiveSession:
     """The in-memory state of one session (the manager guards it with :attr:`lock`)."""
 
     __slots__ = (
+        "checkpoint_seq",
         "checkpoints",
         "config",
         "configuration",
@@ -54,6 +55,7 @@ class LiveSession:
         "events",
         "events_base",
         "id",
+        "keep_events",
         "last_seq",
         "lock",
         "state",
@@ -69,9 +71,11 @@ class LiveSession:
         self.state: SessionState = _CREATED
         self.events: list[TimestampedEvent] = []
         self.events_base = 0  # seq of the last event *not* held in ``events``
+        self.keep_events = True  # False when a store holds them: ``events`` stays empty
         self.last_seq = 0
         self.lock = ReadWriteLock()
-        self.checkpoints: list[SessionCheckpoint] = []
+        self.checkpoints: list[SessionCheckpoint] = []  # kept in memory only without a store
+        self.checkpoint_seq = 0  # the seq of the latest checkpoint (0: none)
 
     # -- recording ------------------------------------------------------------------
     def prepare(self, event: SessionEvent, now: datetime) -> Step:
@@ -93,7 +97,10 @@ class LiveSession:
         self.tracker.apply(recorded)
         self.state = state
         self.last_seq = recorded.seq
-        self.events.append(recorded)
+        if self.keep_events:
+            self.events.append(recorded)
+        else:
+            self.events_base = recorded.seq
 
     def illegal(self, event_name: str, payload: dict[str, Any]) -> IllegalTransition:
         """The error for ``event_name`` not being accepted now, with the reason why."""

@@ -15,10 +15,12 @@ and ``flush``/``close``.  The manager talks to any store through
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from .config import SessionConfig
 from .errors import SessionError
@@ -29,26 +31,90 @@ from .snapshots import PersistedSession, SessionCheckpoint
 from .state import SessionState
 
 __all__ = [
+    "Batch",
     "DurableSessionStorage",
     "SessionHead",
+    "SessionHolder",
+    "SessionListing",
     "SessionLocked",
     "SessionStorage",
     "as_durable",
 ]
 
 
+def _ago(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(seconds, 0):.0f} s ago"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"
+
+
+class SessionHolder(Record):
+    """Who drives a session: a store instance in process ``pid`` on ``host``.
+
+    ``since`` is when it took the session, ``heartbeat`` when it last showed it
+    is alive (None when the store cannot tell).
+    """
+
+    host: str
+    pid: int = Field(ge=0)
+    since: AwareDatetime | None = None
+    heartbeat: AwareDatetime | None = None
+
+    def describe(self, now: datetime | None = None) -> str:
+        """``pid 4242 on build-7, since 2026-11-29 13:00:01 UTC, last heartbeat 3 s ago``."""
+        now = now or datetime.now(UTC)
+        text = f"pid {self.pid} on {self.host}"
+        if self.since is not None:
+            text += f", since {self.since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+        if self.heartbeat is not None:
+            text += f", last heartbeat {_ago((now - self.heartbeat).total_seconds())}"
+        return text
+
+
 class SessionLocked(SessionError):
     """Another writer (another process, or another store instance) drives this session.
 
     Two writers would interleave their events in one log; the second one is
-    refused instead.  ``owner`` describes the holder when the store knows it.
+    refused instead.  ``holder`` says who holds it when the store knows
+    (``owner`` is the same, in words).
     """
 
-    def __init__(self, session_id: str, owner: str | None = None) -> None:
+    def __init__(self, session_id: str, holder: SessionHolder | str | None = None) -> None:
         self.session_id = session_id
-        self.owner = owner
-        held = f" by {owner}" if owner else ""
-        super().__init__(f"session {session_id} is locked{held}")
+        self.holder = holder if isinstance(holder, SessionHolder) else None
+        self.owner = holder.describe() if isinstance(holder, SessionHolder) else holder
+        held = f" by {self.owner}" if self.owner else ""
+        super().__init__(f"session {session_id} is being driven{held}")
+
+
+class SessionListing(Record):
+    """One stored session, as a store lists it without reading its log.
+
+    What filters and pages need: its state as of its last lifecycle change
+    (every status change is one: the status is exact, a running session's
+    iteration may lag), its workflow's name, when it was created, and
+    ``holder`` — the live process driving it, if any.  ``orphaned`` says
+    that a process held it and is gone without letting it go (it crashed):
+    its log may have moved past this row, and it wants recovering.
+    """
+
+    id: SessionId
+    state: SessionState
+    workflow: str = ""
+    created_at: AwareDatetime
+    holder: SessionHolder | None = None
+    orphaned: bool = False
+
+    @property
+    def status(self) -> str:
+        """The session's status."""
+        return self.state.status
+
+
+Batch = Sequence[tuple[SessionId, Sequence[TimestampedEvent], SessionState]]
+"""Appends to several sessions at once: ``(session id, events, the state they lead to)``."""
 
 
 class SessionHead(Record):
@@ -128,6 +194,27 @@ class DurableSessionStorage(SessionStorage, Protocol):
         """The session's config and latest trusted checkpoint, without its events."""
         ...
 
+    async def listing(self) -> builtins.list[SessionListing]:
+        """Every stored session at a glance, oldest first, without reading the logs.
+
+        A session the store cannot read is left out (:meth:`damaged` names it).
+        """
+        ...
+
+    def damaged(self) -> dict[SessionId, SessionError]:
+        """The sessions found damaged so far (by listing or loading), with why."""
+        ...
+
+    async def append_many(self, batch: Batch) -> dict[SessionId, SessionError]:
+        """Append to several sessions at once (taking each, as :meth:`acquire` does).
+
+        Each session's events are stored, or none of them; the others go on.
+        Returns the error of each session whose events were not stored.  A
+        store may make the whole batch durable at once (one sync, not one per
+        session): what recovering many sessions after a crash needs.
+        """
+        ...
+
     async def acquire(self, session_id: SessionId) -> int | None:
         """Become the session's only writer (idempotent); raise :class:`SessionLocked` if taken.
 
@@ -187,6 +274,15 @@ class _BasicStorageAdapter:
         stored = await self.storage.load(session_id)
         return None if stored is None else SessionHead.of(stored)
 
+    async def listing(self) -> builtins.list[SessionListing]:
+        return await listing_by_loading(self)
+
+    def damaged(self) -> dict[SessionId, SessionError]:
+        return {}
+
+    async def append_many(self, batch: Batch) -> dict[SessionId, SessionError]:
+        return await append_one_by_one(self, batch)
+
     async def acquire(self, session_id: SessionId) -> int | None:
         return None
 
@@ -198,6 +294,37 @@ class _BasicStorageAdapter:
 
     async def close(self) -> None:
         return None
+
+
+async def listing_by_loading(storage: DurableSessionStorage) -> list[SessionListing]:
+    """:meth:`DurableSessionStorage.listing` for a store that can only load whole sessions."""
+    rows = []
+    for session_id in await storage.list():
+        stored = await storage.load(session_id)
+        if stored is not None:
+            rows.append(
+                SessionListing(
+                    id=stored.id,
+                    state=stored.state,
+                    workflow=stored.config.workflow.name,
+                    created_at=stored.created_at,
+                )
+            )
+    return rows
+
+
+async def append_one_by_one(
+    storage: DurableSessionStorage, batch: Batch
+) -> dict[SessionId, SessionError]:
+    """:meth:`DurableSessionStorage.append_many` as one ``acquire`` and ``append`` per session."""
+    failed: dict[SessionId, SessionError] = {}
+    for session_id, events, state in batch:
+        try:
+            await storage.acquire(session_id)
+            await storage.append(session_id, events, state)
+        except SessionError as error:
+            failed[session_id] = error
+    return failed
 
 
 def as_durable(storage: SessionStorage) -> DurableSessionStorage:

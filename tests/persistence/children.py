@@ -40,14 +40,14 @@ async def _record(path: Path, durability: str, rng: random.Random, conn: Connect
     active = [info.id for info in await manager.list_active_sessions()]
     sid = active[-1] if active else await manager.create_session(CONFIG)
     while True:
-        session = manager._session(sid)
+        session = (await manager._reading(sid))
         if (
             session.last_seq >= ROTATE_AFTER
             and session.state.status == "running"
             and (session.state.phase == "idle")
         ):
             await manager.complete_session(sid)
-            conn.send((sid, manager._session(sid).last_seq, "completed"))
+            conn.send((sid, (await manager._reading(sid)).last_seq, "completed"))
             sid = await manager.create_session(CONFIG)
             continue
         if rng.random() < 0.01:
@@ -70,10 +70,10 @@ async def _drive_own(path: Path, count: int, rng: random.Random, conn: Connectio
     conn.recv()  # go
     for _ in range(count):
         for sid in sids:
-            session = manager._session(sid)
+            session = (await manager._reading(sid))
             event = next_event(session.state, session.tracker.iterations_completed, rng)
             await manager.record_event(sid, event)
-    conn.send(("done", {sid: manager._session(sid).last_seq for sid in sids}))
+    conn.send(("done", {sid: (await manager._reading(sid)).last_seq for sid in sids}))
     await manager.aclose()
 
 
@@ -127,11 +127,11 @@ async def _fill(path: Path, conn: Connection) -> None:
     outcome: dict[str, Any] = {"errno": None}
     try:
         for _ in range(1000):
-            before = (manager._session(sid).last_seq, manager._session(sid).state)
+            before = ((await manager._reading(sid)).last_seq, (await manager._reading(sid)).state)
             await manager.record_event(sid, event)
     except SessionError as error:
         outcome["errno"] = getattr(error, "errno", None)
-        after = (manager._session(sid).last_seq, manager._session(sid).state)
+        after = ((await manager._reading(sid)).last_seq, (await manager._reading(sid)).state)
         outcome["memory_unchanged"] = before == after
         stored = [e async for e in TinyDBSessionStorage(path, "none").load_events(sid)]
         outcome["disk_matches_memory"] = stored == await manager.get_events(sid)

@@ -74,10 +74,10 @@ async def test_a_basic_store_gets_the_durable_defaults() -> None:
     await drive(manager, sid, 25, random.Random(1))
     await manager.save_checkpoint(sid)
     await drive(manager, sid, 5, random.Random(2))
-    live = manager._session(sid)
+    live = (await manager._reading(sid))
     assert await durable.acquire(sid) is None  # it cannot tell: no reload check
     assert await manager.restore_session(sid) == live.state
-    assert manager._session(sid).same_as(live)
+    assert (await manager._reading(sid)).same_as(live)
     await manager.flush()
     await durable.release(sid)
     assert [e.seq async for e in durable.load_events(sid, 28)] == [29, 30]

@@ -132,7 +132,7 @@ async def test_save_with_a_checkpoint_at_an_earlier_seq(tmp_path: Path) -> None:
     await drive(memory_manager, sid, 30, random.Random(5))
     checkpoint = await memory_manager.save_checkpoint(sid)
     await drive(memory_manager, sid, 10, random.Random(6))
-    live = memory_manager._session(sid)
+    live = (await memory_manager._reading(sid))
     session = PersistedSession(
         id=sid,
         config=CONFIG,
@@ -155,7 +155,7 @@ async def test_save_with_a_checkpoint_at_an_earlier_seq(tmp_path: Path) -> None:
     restored = InMemorySessionManager(store)
     restored._sessions[sid] = live
     await restored.restore_session(sid)  # from the checkpoint at 30, then 10 events
-    assert restored._session(sid).same_as(live)
+    assert (await restored._reading(sid)).same_as(live)
     await restored.aclose()
     memory_manager.close()
 
@@ -297,7 +297,7 @@ async def test_verify_reports_a_refused_event_and_a_wrong_checkpoint(tmp_path: P
     store = TinyDBSessionStorage(path, "none")
     manager = await InMemorySessionManager.open(store)
     log = store.held.hold(sid)
-    last = manager._session(sid).last_seq
+    last = (await manager._reading(sid)).last_seq
     log.log.append(
         [TimestampedEvent(seq=last + 1, timestamp=datetime.now(UTC), event=events.Started())]
     )
@@ -334,7 +334,7 @@ def test_threads_with_their_own_event_loops_share_one_store(tmp_path: Path) -> N
     async def check() -> None:
         for sid in ids:
             stored = [e async for e in store.load_events(sid)]
-            assert stored == manager._session(sid).events
+            assert stored == (await manager._reading(sid)).events
         await manager.aclose()
         assert (await verify(TinyDBSessionStorage(tmp_path / "s.json", "none"))).ok
 

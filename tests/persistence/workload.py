@@ -46,9 +46,10 @@ async def drive(
     on_ack: Callable[[TimestampedEvent], None] | None = None,
 ) -> None:
     """Record ``count`` events on a session with a huge iteration budget."""
+    completed = (await manager.get_progress(session_id)).iterations_completed
     for _ in range(count):
         current = await manager.get_state(session_id)
-        completed = manager._session(session_id).tracker.iterations_completed
         recorded = await manager.record_event(session_id, next_event(current, completed, rng))
+        completed += recorded.event.kind == "iteration_completed"
         if on_ack is not None:
             on_ack(recorded)

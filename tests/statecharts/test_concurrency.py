@@ -57,15 +57,16 @@ async def drive(
         await asyncio.sleep(0)
 
 
-def assert_consistent(
+async def assert_consistent(
     manager: InMemorySessionManager, ids: list[SessionId], accepted: Counter[str]
 ) -> None:
     for sid in ids:
-        live = manager._session(sid)
-        assert [e.seq for e in live.events] == list(range(1, len(live.events) + 1))
-        assert len(live.events) == accepted[sid] + 1  # + started
+        live = await manager._reading(sid)
+        events = await manager.get_events(sid)
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert len(events) == accepted[sid] + 1  # + started
         replayed = LiveSession(live.id, live.config, live.created_at)
-        replayed.replay(live.events)
+        replayed.replay(events)
         assert replayed.same_as(live), sid
 
 
@@ -107,11 +108,11 @@ def test_threads_and_tasks_hammering_shared_sessions(with_storage: bool) -> None
     assert not errors, errors
     accepted = sum(counters, Counter[str]())
     assert sum(accepted.values()) > THREADS * TASKS_PER_THREAD * OPERATIONS // 3
-    assert_consistent(manager, ids, accepted)
+    asyncio.run(assert_consistent(manager, ids, accepted))
     if storage is not None:
         for sid in ids:
-            assert storage.sessions[sid].events == tuple(manager._session(sid).events)
-            assert storage.sessions[sid].state == manager._session(sid).state
+            assert storage.sessions[sid].events == tuple(asyncio.run(manager.get_events(sid)))
+            assert storage.sessions[sid].state == asyncio.run(manager.get_state(sid))
     manager.close()
 
 
@@ -204,9 +205,9 @@ async def test_checkpoints_and_restore_go_through_storage() -> None:
     checkpoint = await manager.save_checkpoint(sid)
     assert checkpoint.log_hash == "seq-2"
     await manager.send(sid, "iteration_completed")
-    live = manager._session(sid)
+    live = (await manager._reading(sid))
     assert await manager.restore_session(sid) == live.state
-    assert manager._session(sid).same_as(live)
+    assert (await manager._reading(sid)).same_as(live)
     storage.sessions.clear()
     with pytest.raises(Exception, match="unknown session id"):
         await manager.restore_session(sid)

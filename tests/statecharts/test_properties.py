@@ -112,7 +112,7 @@ class SessionLifecycle(RuleBasedStateMachine):
     def replay_reproduces_the_state(self) -> None:
         if self.sid is None:
             return
-        live = self.manager._session(self.sid)
+        live = self.run(self.manager._reading(self.sid))
         replayed = LiveSession(live.id, live.config, live.created_at)
         replayed.replay(self.run(self.manager.get_events(self.sid)))
         assert replayed.same_as(live)
@@ -121,7 +121,7 @@ class SessionLifecycle(RuleBasedStateMachine):
     def the_latest_checkpoint_plus_the_rest_of_the_log_is_the_state(self) -> None:
         if self.sid is None:
             return
-        live = self.manager._session(self.sid)
+        live = self.run(self.manager._reading(self.sid))
         if not live.checkpoints:
             return
         checkpoint = live.checkpoints[-1]

@@ -15,6 +15,10 @@ The first line is the header (``format_version``, session id, config, creation
 time); every other line is a :class:`~statecharts.TimestampedEvent` whose JSON
 is exactly the line without its two trailing fields.  Parsing validates the
 events with pydantic, in batches, so nothing is trusted that was not checked.
+
+No line is longer than :data:`~persistence.limits.MAX_LINE`: encoding a longer
+one raises :class:`~persistence.errors.RecordTooLarge` (nothing is written),
+and a reader refuses one, so what is written can always be read back.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from statecharts import SessionConfig, SessionId, TimestampedEvent
 from statecharts.record import Record
+
+from ..errors import RecordTooLarge
+from ..limits import MAX_LINE
 
 __all__ = [
     "SUFFIX_LENGTH",
@@ -96,8 +103,21 @@ def parse_hash(log_hash: str | None) -> int | None:
 
 
 def encode_header(header: LogHeader) -> bytes:
-    """The header line (the first of a log, so its ``prev`` is 0)."""
-    return _finish(header.model_dump_json().encode(), 0)
+    """The header line (the first of a log, so its ``prev`` is 0).
+
+    Raises :class:`~persistence.errors.RecordTooLarge` when the session's
+    configuration makes it longer than a log line may be.
+    """
+    line = _finish(header.model_dump_json().encode(), 0)
+    if len(line) > MAX_LINE:
+        raise RecordTooLarge("the session's configuration", len(line), MAX_LINE)
+    return line
+
+
+def _checked(line: bytes, event: TimestampedEvent) -> bytes:
+    if len(line) > MAX_LINE:
+        raise RecordTooLarge(f"event {event.seq} ({event.event.kind})", len(line), MAX_LINE)
+    return line
 
 
 def encode_events(events: Iterable[TimestampedEvent], prev: int) -> tuple[bytes, int, list[int]]:
@@ -107,7 +127,7 @@ def encode_events(events: Iterable[TimestampedEvent], prev: int) -> tuple[bytes,
     """
     lines: list[bytes] = []
     for event in events:
-        line = _finish(_to_json(event), prev)
+        line = _checked(_finish(_to_json(event), prev), event)
         prev = zlib.crc32(line, prev)
         lines.append(line)
     return b"".join(lines), prev, [len(line) for line in lines]
@@ -116,6 +136,8 @@ def encode_events(events: Iterable[TimestampedEvent], prev: int) -> tuple[bytes,
 def encode_event(event: TimestampedEvent, prev: int) -> tuple[bytes, int]:
     """The line of one event following a running checksum ``prev``, and the one after it."""
     line = _finish(_to_json(event), prev)
+    if len(line) > MAX_LINE:
+        _checked(line, event)
     return line, zlib.crc32(line, prev)
 
 

@@ -1,0 +1,68 @@
+"""Recovering a store after a crash: every session left running by a dead process is paused.
+
+One pass over the store's listing finds the sessions whose status is
+``running`` and whose holder is gone (its process died, or closed without
+pausing them) — and the sessions a dead process held whatever their row says
+(it may have died between writing an event and its new status); each is loaded (its latest checkpoint and the events after it)
+and ``paused`` with reason :data:`~statecharts.manager.INTERRUPTED` is
+prepared through the chart, like any event.  The events are stored in one batch
+(:meth:`~statecharts.storage.DurableSessionStorage.append_many`: one sync for
+all, not one per session), then committed and signalled.  A session that
+cannot be loaded is reported as damaged; one that another process recovered
+or took meanwhile is left to it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from . import events as ev
+from .errors import SessionError
+from .loading import load_session, paused_gc
+from .session import LiveSession, Step
+from .storage import Batch, SessionLocked
+
+if TYPE_CHECKING:
+    from .manager import InMemorySessionManager
+
+__all__ = ["recover_interrupted"]
+
+
+async def recover_interrupted(manager: InMemorySessionManager) -> int:
+    """Pause every session of ``manager``'s store whose process is gone; returns how many."""
+    from .manager import INTERRUPTED  # noqa: PLC0415 - the manager imports this module
+
+    store = manager._store()
+    rows = await store.listing()
+    manager.damaged.update(store.damaged())
+    stuck = [
+        row.id
+        for row in rows
+        if row.holder is None and (row.orphaned or row.status == "running")
+    ]
+    prepared: list[tuple[LiveSession, Step]] = []
+    now = datetime.now(UTC)
+    with paused_gc:
+        for session_id in stuck:
+            try:
+                session = await load_session(store, session_id)
+            except SessionError as error:
+                manager.damaged[session_id] = error
+                continue
+            if session.state.status == "running":
+                prepared.append((session, session.prepare(ev.Paused(reason=INTERRUPTED), now)))
+    batch: Batch = [(s.id, (step.recorded,), step.state) for s, step in prepared]
+    failed = await store.append_many(batch) if batch else {}
+    recovered = 0
+    for session_id, failure in failed.items():
+        if not isinstance(failure, SessionLocked):  # locked: another process has it now
+            manager.damaged[session_id] = failure
+    for session, step in prepared:
+        if session.id in failed:
+            continue
+        old_state = session.state
+        session.commit(step)
+        manager.signals.publish(session.id, step.recorded, old_state, step.state)
+        recovered += 1
+    return recovered
