@@ -23,7 +23,6 @@ from . import git
 from .runner import STORE_DIR_NAME
 
 __all__ = [
-    "DATABASE_NAME",
     "DATABASE_URL_SCHEMES",
     "STORE_ENV",
     "is_database_url",
@@ -35,7 +34,6 @@ __all__ = [
 ]
 
 STORE_ENV = "SESSIONCHART_STORE"
-DATABASE_NAME = "sessions.json"
 DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
 
 
@@ -77,7 +75,7 @@ def open_storage(location: str) -> SessionStorage:
     """The store at ``location``: a ``postgresql://`` URL, else a directory (TinyDB)."""
     if is_database_url(location):
         return persistence.PostgresSessionStorage(location)
-    return TinyDBSessionStorage(Path(location) / DATABASE_NAME)
+    return TinyDBSessionStorage(Path(location))
 
 
 async def open_manager(location: str) -> InMemorySessionManager:

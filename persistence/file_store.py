@@ -176,7 +176,9 @@ class FileSessionStorage:
     async def list(self) -> list[SessionId]:
         """Every stored session, oldest first."""
         entries = self.directory.entries()
-        names = (n[: -len(".json")] for n, kind in entries if kind == "file" and n.endswith(".json"))
+        names = (
+            n[: -len(".json")] for n, kind in entries if kind == "file" and n.endswith(".json")
+        )
         return sorted(SessionId(name) for name in names if is_session_id(name))
 
     async def listing(self) -> builtins.list[SessionListing]:

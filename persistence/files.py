@@ -375,6 +375,35 @@ class Directory:
         finally:
             os.close(source)
 
+    def replace_head(self, name: str, cut: int, head: bytes) -> None:
+        """Replace the first ``cut`` bytes of file ``name`` by ``head``, atomically (streamed)."""
+        source = self.open_file(name, os.O_RDONLY)
+        temporary = f".{component(name)}.{secrets.token_hex(6)}.tmp"
+        try:
+            with storage_errors("rewrite", self.path / name):
+                out = os.open(
+                    temporary,
+                    os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW,
+                    FILE_MODE,
+                    dir_fd=self.fd,
+                )
+                try:
+                    write_all(out, head)
+                    os.lseek(source, cut, os.SEEK_SET)
+                    while chunk := os.read(source, 1 << 20):
+                        write_all(out, chunk)
+                    os.fsync(out)
+                finally:
+                    os.close(out)
+                os.replace(temporary, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+                os.fsync(self.fd)
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(temporary, dir_fd=self.fd)
+            raise
+        finally:
+            os.close(source)
+
     def sync(self) -> None:
         """Make this directory's entries (new, renamed or removed files) durable."""
         with storage_errors("sync", self.path):

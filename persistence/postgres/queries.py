@@ -14,6 +14,7 @@ __all__ = [
     "APPEND",
     "APPEND_QUIET",
     "INSERT_EVENTS",
+    "LISTING",
     "OWNER",
     "RELEASE",
     "TAKE",
@@ -34,6 +35,13 @@ SELECT owner_host, owner_pid, owner_started, owner_token, heartbeat, now(), vers
 FROM sessions WHERE id = %s
 """
 """Who owns a session, the server's clock, and where the session stands."""
+
+LISTING: Final = """
+SELECT id, state::text, config->'workflow'->>'name', created_at,
+    owner_host, owner_pid, owner_started, owner_token, heartbeat, now()
+FROM sessions ORDER BY id COLLATE "C"
+"""
+"""Every session at a glance, with its owner and the server's clock, oldest first."""
 
 _APPEND_HEAD: Final = """
 WITH v AS (

@@ -17,6 +17,7 @@ tells the whole story.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import secrets
 from collections.abc import AsyncIterator, Sequence
@@ -35,8 +36,16 @@ from statecharts import (
     SessionState,
     TimestampedEvent,
 )
+from statecharts.errors import SessionError
 from statecharts.state import TERMINAL_STATUSES, Completed, Created, Failed, Paused, Running
-from statecharts.storage import SessionHead, SessionLocked
+from statecharts.storage import (
+    Batch,
+    SessionHead,
+    SessionHolder,
+    SessionListing,
+    SessionLocked,
+    append_one_by_one,
+)
 
 from ..errors import StorageError
 from ..files import checked_id
@@ -45,7 +54,7 @@ from .appends import Append, GroupAppender
 from .connections import ConnectionPool, database_errors, parse_location
 from .errors import ConcurrentModification
 from .heartbeat import Heartbeat
-from .queries import INSERT_EVENTS, OWNER, RELEASE, TAKE, UPSERT
+from .queries import INSERT_EVENTS, LISTING, OWNER, RELEASE, TAKE, UPSERT
 from .records import STATE, checked_events, event_json, events_json, parse
 from .schema import migrate
 
@@ -112,6 +121,7 @@ class PostgresSessionStorage:
             writers=max(1, min(writers, pool_size)),
         )
         self._heartbeat: Heartbeat | None = None
+        self._damaged: dict[SessionId, SessionError] = {}
 
     def __repr__(self) -> str:
         return f"PostgresSessionStorage({self.location.description!r})"
@@ -222,6 +232,48 @@ class PostgresSessionStorage:
             "list the sessions", 'SELECT id FROM sessions ORDER BY id COLLATE "C"', ()
         )
         return [SessionId(row[0]) for row in rows]
+
+    async def listing(self) -> builtins.list[SessionListing]:
+        """Every session at a glance (one query), oldest first; unreadable rows left out."""
+        rows = await self._rows("list the sessions", LISTING, ())
+        listed = []
+        self._damaged = {}
+        for session_id, state, workflow, created_at, *owner_fields in rows:
+            try:
+                parsed = parse(STATE, state, session_id, "bad_document")
+            except StorageError as error:
+                self._damaged[SessionId(session_id)] = error
+                continue
+            holder, orphaned = self._holder(owner_fields)
+            listed.append(
+                SessionListing(
+                    id=session_id,
+                    state=parsed,
+                    workflow=workflow or "",
+                    created_at=created_at,
+                    holder=holder,
+                    orphaned=orphaned,
+                )
+            )
+        return listed
+
+    def _holder(self, fields: builtins.list[Any]) -> tuple[SessionHolder | None, bool]:
+        """The live holder an owner's columns name (and whether a dead one holds it)."""
+        host, pid, started, token, heartbeat, now = fields
+        if token is None:
+            return None, False
+        owner = Owner(host=host, pid=pid, started=started or 0, token=token, heartbeat=heartbeat)
+        if token != self.token and is_gone(owner, self.lease, now):
+            return None, True
+        return owner.holder(), False
+
+    def damaged(self) -> dict[SessionId, SessionError]:
+        """The sessions whose rows could not be read by the last listing."""
+        return dict(self._damaged)
+
+    async def append_many(self, batch: Batch) -> dict[SessionId, SessionError]:
+        """One conditional append per session (each its own transaction)."""
+        return await append_one_by_one(self, batch)
 
     async def delete(self, session_id: SessionId) -> None:
         """Forget a session and its events (``SessionLocked`` while another owner drives it)."""
@@ -403,7 +455,7 @@ class PostgresSessionStorage:
             params["gone"] = None if owner is None else owner.token
             rows = await self._rows("take", TAKE, params, session_id)
             if not rows:
-                raise SessionLocked(session_id, None if owner is None else owner.describe())
+                raise SessionLocked(session_id, None if owner is None else owner.holder())
         held = _Held(version=rows[0][1], last_seq=rows[0][0])
         self._held[session_id] = held
         self._start_heartbeat()
@@ -416,7 +468,7 @@ class PostgresSessionStorage:
             return None
         owner = Owner(host=host, pid=pid, started=started or 0, token=token, heartbeat=heartbeat)
         if not is_gone(owner, self.lease, now):
-            raise SessionLocked(session_id, owner.describe())
+            raise SessionLocked(session_id, owner.holder())
         return owner
 
     async def release(self, session_id: SessionId) -> None:

@@ -72,7 +72,7 @@ def _strays(store: TinyDBSessionStorage) -> list[Problem]:
             detail = "a creation a crash interrupted (removed when the store is next opened)"
             problems.append(Problem("interrupted_creation", None, path, None, detail))
         elif is_session_id(name):
-            detail = f"a {kind} where a session's directory belongs (never followed)"
+            detail = f"a {_KIND_WORDS.get(kind, kind)} where a session's directory belongs"
             problems.append(Problem("unsafe_file", name, path, None, detail))
     return problems
 
@@ -160,6 +160,7 @@ def _check_log(
 
 
 _KNOWN: Final = (DOCUMENT_NAME, LOG_NAME, LOCK_NAME)
+_KIND_WORDS: Final = {"link": "link", "dir": "directory", "other": "FIFO, socket or device"}
 
 
 def _unexpected_entries(directory: Directory, session_id: SessionId) -> list[Problem]:
@@ -168,6 +169,6 @@ def _unexpected_entries(directory: Directory, session_id: SessionId) -> list[Pro
     for name, kind in directory.entries():
         ours = name in _KNOWN or (name.startswith("checkpoint-") and name.endswith(".json"))
         if ours and kind != "file":
-            detail = f"a {kind} where the session's {name} belongs (never followed)"
+            detail = f"a {_KIND_WORDS.get(kind, kind)} where the session's {name} belongs"
             problems.append(Problem("unsafe_file", session_id, directory.path / name, None, detail))
     return problems

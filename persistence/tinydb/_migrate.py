@@ -41,7 +41,7 @@ from statecharts import (
 from statecharts.record import Record
 from statecharts.state import Created
 
-from ..errors import CorruptionError, StorageError
+from ..errors import CorruptionError, InvalidSessionId, StorageError
 from ..files import Directory, checked_id, storage_errors, timestamp_suffix, try_lock
 from ..migrations import upgrade
 from ..ownership import DEFAULT_LEASE, Owner, is_gone
@@ -132,7 +132,11 @@ class _Migration:
 
     # -- reading layout 1 ---------------------------------------------------------------------
     def _documents(self) -> dict[SessionId, Any]:
-        data = self.root.read(self.name, _MAX_DATABASE)
+        try:
+            data = self.root.read(self.name, _MAX_DATABASE)
+        except StorageError as error:
+            log.warning("%s: %s; sessions come from the logs", self.name, error)
+            return {}
         if not data:
             return {}
         try:
@@ -147,7 +151,7 @@ class _Migration:
         for key, raw in table.items():
             try:
                 documents[checked_id(key)] = raw
-            except StorageError:
+            except InvalidSessionId:
                 log.warning("%s: ignored a document under the invalid id %r", self.name, key)
         return documents
 
@@ -159,7 +163,7 @@ class _Migration:
             if kind == "file" and entry.endswith(".jsonl"):
                 try:
                     ids.add(checked_id(entry[: -len(".jsonl")]))
-                except StorageError:
+                except InvalidSessionId:
                     continue
         return ids
 

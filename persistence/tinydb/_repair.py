@@ -24,7 +24,7 @@ from ..limits import MAX_LINE
 from ..verify import Problem
 from ._check import check_session
 from ._documents import SessionDocument, document_lock, read_document, write_document
-from ._lines import LogHeader
+from ._lines import LogHeader, chain, encode_header, split_line
 from ._log_reader import LOG_NAME, LogFile
 from ._log_writer import write_new_log
 
@@ -54,7 +54,7 @@ STALE_DOCUMENT: Final = frozenset(
     }
 )
 """Problems fixed by rebuilding the session's document from its log."""
-FIXABLE: Final = LOG_DAMAGE | STALE_DOCUMENT | {"missing_log"}
+FIXABLE: Final = LOG_DAMAGE | STALE_DOCUMENT | {"missing_log", "bad_header"}
 
 
 class _Unfixable(Exception):
@@ -112,6 +112,8 @@ class _Repairer:
         mine = holder is not None and holder.token == self.store.held.token
         if holder is not None and not mine and self.store.held.liveness.alive(holder):
             raise SessionLocked(session_id, self.store.held.liveness.describe(holder))
+        if "bad_header" in kinds:
+            self._restore_header(directory, session_id, previous)
         damage = [p.offset for p in found if p.kind in LOG_DAMAGE and p.offset is not None]
         if damage:
             self._cut_log(directory, session_id, min(damage))
@@ -140,6 +142,38 @@ class _Repairer:
         self.actions.append(
             f"cut the log of session {session_id} at byte {offset} (whole copy: {name})"
         )
+
+    def _restore_header(
+        self, directory: Directory, session_id: SessionId, previous: SessionDocument | None
+    ) -> None:
+        """Rewrite a damaged header from the document, if that gives back the log's very chain."""
+        if previous is None:
+            raise _Unfixable("its log header is damaged and it has no document to rebuild it from")
+        with LogFile.open(directory, session_id) as log_file:
+            start = os.pread(log_file.fd, MAX_LINE + 1, 0)
+            cut = start.find(b"\n") + 1
+            first = start[cut : start.find(b"\n", cut) + 1] if cut else b""
+        fields = split_line(first) if first else None
+        if not cut or (first and fields is None):
+            raise _Unfixable("its log header is damaged beyond finding where it ends")
+        for version in range(FORMAT_VERSION, 0, -1):
+            header = LogHeader(
+                format_version=version,
+                session_id=session_id,
+                created_at=previous.created_at,
+                config=previous.config,
+            )
+            line = encode_header(header)
+            if fields is None or chain(line, 0) == fields[0]:
+                name = f"{LOG_NAME}.corrupt-{self.stamp}"
+                directory.copy_file(LOG_NAME, directory, name, limit=1 << 40)
+                self.backups.append(directory.path / name)
+                directory.replace_head(LOG_NAME, cut, line)
+                self.actions.append(
+                    f"rebuilt the log header of session {session_id} from its document"
+                )
+                return
+        raise _Unfixable("its log header is damaged and the document does not give it back")
 
     def _recreate_log(
         self, directory: Directory, session_id: SessionId, previous: SessionDocument | None

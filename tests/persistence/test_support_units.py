@@ -1,148 +1,380 @@
-"""The supporting pieces: checkpoint files, the database storage, the file store, the threads."""
+"""The supporting pieces: checkpoint files, session documents, safe file access, the threads.
+
+Each piece works on real files in a temporary directory, opened through a
+:class:`~persistence.files.Directory` as the store opens them.
+"""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import logging
-import resource
+import os
+import stat
 import threading
 import time
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from persistence import (
     CorruptionError,
     FileSessionStorage,
+    InvalidSessionId,
     MemorySessionStorage,
     StorageError,
     verify,
 )
-from persistence.checkpoints import CheckpointFiles, log_problem
-from persistence.documents import CheckpointRef, parse_document
 from persistence.durability import GroupCommitter, Periodic, check_mode
-from persistence.files import atomic_write, backup_copy, raise_open_files_limit
-from persistence.logs import LogPosition
-from persistence.storages import AtomicJSONStorage
+from persistence.files import (
+    Directory,
+    checked_id,
+    component,
+    make_private_dirs,
+    storage_errors,
+    timestamp_suffix,
+    try_lock,
+)
+from persistence.tinydb._checkpoints import Checkpoints, _load, log_problem
+from persistence.tinydb._documents import (
+    CheckpointRef,
+    SessionDocument,
+    document_lock,
+    parse_document,
+    read_document,
+    write_document,
+)
+from persistence.tinydb._lines import LogHeader
+from persistence.tinydb._log_reader import LOG_NAME, LogFile, LogPosition
+from persistence.tinydb._log_writer import write_new_log
 from persistence.verify import Problem, VerifyReport
 from statecharts import (
+    FORMAT_VERSION,
     InMemorySessionManager,
     SessionCheckpoint,
     SessionConfig,
+    SessionHead,
     SessionId,
     SessionNotFound,
+    TimestampedEvent,
     new_session_id,
+    state,
 )
+
+from .layout_helpers import can_make_immutable, immutable
 
 CONFIG = SessionConfig(project_path="/p", max_iterations=3)
 
 
-async def a_checkpoint() -> SessionCheckpoint:
+async def a_session() -> tuple[SessionId, datetime, list[TimestampedEvent], SessionCheckpoint]:
+    """A session of two events, checkpointed at seq 2 (in memory)."""
     manager = InMemorySessionManager()
     sid = await manager.create_session(CONFIG)
     await manager.start_session(sid)
+    await manager.send(sid, "iteration_started", number=1)
     checkpoint = await manager.save_checkpoint(sid)
+    recorded = await manager.get_events(sid)
+    created_at = (await manager._reading(sid)).created_at
     manager.close()
-    return checkpoint
+    return sid, created_at, recorded, checkpoint
+
+
+def open_dir(path: Path) -> Directory:
+    return Directory.open_root(path, create=True)
+
+
+def session_directory(path: Path, sid: SessionId) -> Directory:
+    """``path`` opened as the directory of session ``sid`` (its errors name the session)."""
+    with Directory.open_root(path.parent, create=True) as parent:
+        return parent.subdir(path.name, create=True, session_id=sid)
 
 
 # -- checkpoint files ------------------------------------------------------------------
 async def test_checkpoint_files_that_cannot_be_trusted(tmp_path: Path) -> None:
-    files = CheckpointFiles(tmp_path / "cp", sync=False)
-    sid = new_session_id()
-    log = tmp_path / "log"
-    log.write_bytes(b"")
-    stored, ref = files.write(sid, await a_checkpoint(), LogPosition(10, 5, 1), 0)
-    assert stored.log_hash == "crc32:00000005"
-    assert files.problem(sid, ref.model_copy(update={"file": "../x"}), log) is not None
-    moved = ref.model_copy(update={"seq": 2, "file": f"{sid}.2.json"})
-    assert "missing" in str(files.problem(sid, moved, log))
-    assert "damaged" in str(files.problem(sid, ref.model_copy(update={"crc": ref.crc ^ 1}), log))
-    assert "damaged or gone" in str(files.problem(sid, ref, log))  # the log has no such line
-    assert files.read(sid, ref, log) is None  # the cached copy is dropped
-    assert log_problem(ref.model_copy(update={"log_hash": "sha1:x"}), log) is not None
-    path = files.directory / ref.file
-    content = json.loads(path.read_bytes())
-    foreign = json.dumps({**content, "session_id": new_session_id()}).encode()
-    path.write_bytes(foreign)
-    assert "not a checkpoint" in str(
-        files.problem(sid, ref.model_copy(update={"crc": zlib.crc32(foreign)}), log)
+    sid, created_at, recorded, checkpoint = await a_session()
+    with open_dir(tmp_path) as directory:
+        header = LogHeader(
+            format_version=FORMAT_VERSION, session_id=sid, created_at=created_at, config=CONFIG
+        )
+        write_new_log(directory, header, recorded, sync=False)
+        files = Checkpoints(sync=False)
+        with LogFile.open(directory, sid) as log_file:
+            start = log_file.header()[1]
+            end, line_start, _torn = log_file.tail(start, (tmp_path / LOG_NAME).stat().st_size)
+            stored, ref = files.write(directory, sid, checkpoint, end, line_start)
+            assert ref.file == "checkpoint-2.json" and (ref.seq, ref.offset) == (2, end.offset)
+            assert stored.log_hash == f"crc32:{end.running:08x}" == ref.log_hash
+            assert (tmp_path / ref.file).stat().st_mode & 0o777 == 0o600
+            assert files.examine(directory, sid, ref, log_file) == (stored, None)
+            assert files.read(directory, sid, ref, log_file) == stored  # from the cache
+
+            def trouble(changed: CheckpointRef) -> str:
+                found, why = files.examine(directory, sid, changed, log_file)
+                assert found is None
+                return str(why)
+
+            assert "unexpected file name" in trouble(ref.model_copy(update={"file": "../x"}))
+            moved = ref.model_copy(update={"seq": 1, "file": "checkpoint-1.json"})
+            assert "missing" in trouble(moved)
+            assert "damaged (checksum)" in trouble(ref.model_copy(update={"crc": ref.crc ^ 1}))
+            assert "unknown log hash" in str(
+                log_problem(ref.model_copy(update={"log_hash": "sha1:x"}), log_file)
+            )
+            # the file says another log hash than its ref: not the checkpoint it points at
+            assert "not a checkpoint" in trouble(ref.model_copy(update={"log_hash": "crc32:0"}))
+            # a file of another session, intact
+            path = tmp_path / ref.file
+            content = json.loads(path.read_bytes())
+            foreign = json.dumps({**content, "session_id": new_session_id()}).encode()
+            path.write_bytes(foreign)
+            assert "not a checkpoint" in trouble(ref.model_copy(update={"crc": zlib.crc32(foreign)}))
+            # an older layout of the file goes through the migrations
+            data = json.dumps(content, indent=1).encode()
+            assert _load(directory, sid, ref, data) == stored
+            assert _load(directory, sid, ref, b"{") is None
+            assert _load(directory, sid, ref, b"[1]") is None
+            path.write_bytes(data)
+            intact = ref.model_copy(update={"crc": zlib.crc32(data)})
+            assert files.examine(directory, sid, intact, log_file) == (stored, None)
+            # the log cut before the checkpoint's line: the checkpoint is not trusted any more
+            os.truncate(tmp_path / LOG_NAME, line_start + 5)
+            assert "damaged or gone" in trouble(intact)
+            assert files.read(directory, sid, intact, log_file) is None  # the cache is dropped
+        # only the checkpoints kept survive a clean-up, and nothing else of the session's
+        (tmp_path / "checkpoint-1.json").write_bytes(b"{}")
+        Checkpoints.remove_old(directory, {ref.file})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [ref.file, LOG_NAME]
+
+
+# -- session documents -----------------------------------------------------------------
+def a_document(sid: SessionId) -> SessionDocument:
+    return SessionDocument(
+        id=sid, config=CONFIG, created_at=datetime.now(UTC), state=state.Created()
     )
-    # a document not in the current layout goes through the migrations
-    data = json.dumps(content, indent=1).encode()
-    path.write_bytes(data)
-    fresh = CheckpointFiles(tmp_path / "cp", sync=False)
-    assert fresh._load(sid, ref, data) == stored
-    assert fresh._load(sid, ref, b"{") is None
-    files.remove(sid)
-    assert list(files.directory.iterdir()) == []
 
 
 def test_documents_must_be_the_ones_of_their_key(tmp_path: Path) -> None:
     sid, other = new_session_id(), new_session_id()
-    raw = {
+    raw: dict[str, Any] = {
         "format_version": 1,
         "id": other,
         "config": CONFIG.model_dump(mode="json"),
         "created_at": datetime.now(UTC).isoformat(),
         "state": {"status": "created"},
     }
-    with pytest.raises(CorruptionError, match="is the one of"):
+    with pytest.raises(CorruptionError, match="is the one of") as raised:
         parse_document(raw, tmp_path, sid)
+    assert raised.value.kind == "invalid_document" and raised.value.session_id == sid
     assert parse_document(raw, tmp_path, other).id == other
+    with pytest.raises(CorruptionError, match="invalid_document"):
+        parse_document({**raw, "last_seq": -1}, tmp_path, other)
+    with pytest.raises(CorruptionError, match="invalid_document"):
+        parse_document({**raw, "format_version": None}, tmp_path, other)
     assert CheckpointRef(seq=0, line_start=0, offset=1, log_hash="crc32:0", file="f", crc=0)
 
 
-# -- the database storage --------------------------------------------------------------
+def test_a_document_is_a_one_document_tinydb_database(tmp_path: Path) -> None:
+    sid = new_session_id()
+    with session_directory(tmp_path, sid) as directory:
+        assert read_document(directory, sid) is None  # none yet
+        document = a_document(sid)
+        write_document(directory, document, sync=True)
+        assert read_document(directory, sid) == document
+        revised = document.revised(state=state.Running(iteration=0))
+        assert revised.version == 2
+        write_document(directory, revised, sync=False)
+        assert read_document(directory, sid) == revised
+    tables = json.loads((tmp_path / "session.json").read_bytes())
+    assert list(tables) == ["session"] and list(tables["session"]) == [sid]
+    assert tables["session"][sid]["version"] == 2 and tables["session"][sid]["holder"] is None
+    assert (tmp_path / "session.json").stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["session.json"]  # no temporary left
+
+
+def test_a_document_rewritten_elsewhere_is_read_afresh(tmp_path: Path) -> None:
+    sid = new_session_id()
+    with open_dir(tmp_path) as first, open_dir(tmp_path) as second:
+        document = a_document(sid)
+        write_document(first, document, sync=False)
+        assert read_document(second, sid) == document
+        paused = document.revised(state=state.Paused(reason="a"))
+        write_document(second, paused, sync=False)
+        assert read_document(first, sid) == paused
+        again = paused.revised(state=state.Paused(reason="b"))  # the very same size
+        write_document(first, again, sync=False)
+        assert read_document(second, sid) == again  # no cache between two readers
+
+
 @pytest.mark.parametrize(
-    ("content", "offset"),
-    [(b"\x80garbage", 0), (b'{"sessions": 1}', 0), (b'{"sessions": {}, "x": [', 23)],
+    ("content", "message", "offset"),
+    [
+        (b"\x80garbage", "not JSON", None),
+        (b'{"session": {}, "x": [', "not JSON", 22),
+        (b'{"session": 1}', "not a TinyDB database", None),
+        (b"[1, 2]", "not a TinyDB database", None),
+        (b"", "holds no session", None),
+        (b'{"session": {}}', "holds no session", None),
+        (b'{"session": {"SID": {"format_version": 1}}}', "is invalid", None),
+    ],
 )
-def test_an_unreadable_database(tmp_path: Path, content: bytes, offset: int) -> None:
-    storage = AtomicJSONStorage(tmp_path / "db.json")
-    (tmp_path / "db.json").write_bytes(content)
-    with pytest.raises(CorruptionError) as raised:
-        storage.read()
-    assert raised.value.kind == "unreadable_database" and raised.value.offset == offset
-    storage.close()
-    storage.close()
+def test_a_damaged_document(tmp_path: Path, content: bytes, message: str, offset: int | None) -> None:
+    sid = new_session_id()
+    (tmp_path / "session.json").write_bytes(content.replace(b"SID", sid.encode()))
+    with session_directory(tmp_path, sid) as directory, pytest.raises(
+        CorruptionError, match=message
+    ) as raised:
+        read_document(directory, sid)
+    assert raised.value.kind == "invalid_document" and raised.value.offset == offset
+    assert raised.value.path == tmp_path / "session.json" and raised.value.session_id == sid
 
 
-def test_the_database_cache_follows_other_writers(tmp_path: Path) -> None:
-    first = AtomicJSONStorage(tmp_path / "db.json")
-    second = AtomicJSONStorage(tmp_path / "db.json", sync=False)
-    assert first.read() is None
-    (tmp_path / "db.json").write_bytes(b"")
-    assert first.read() is None  # an empty file is an empty database
-    first.write({"t": {"1": {"a": 1}}})
-    assert second.read() == {"t": {"1": {"a": 1}}}
-    second.write({"t": {"1": {"a": 2}}})  # same size, maybe the same mtime: the generation tells
-    assert first.read() == {"t": {"1": {"a": 2}}}
-    first.close()
-    second.close()
+def test_the_document_lock_excludes_other_writers(tmp_path: Path) -> None:
+    with open_dir(tmp_path) as directory:
+        with document_lock(directory):
+            fd = os.open(tmp_path / "lock", os.O_RDWR)
+            try:
+                assert not try_lock(fd)  # another open file: another writer waits
+            finally:
+                os.close(fd)
+        fd = os.open(tmp_path / "lock", os.O_RDWR)
+        try:
+            assert try_lock(fd)  # free again, with no descriptor left open by the document
+        finally:
+            os.close(fd)
 
 
-# -- files ---------------------------------------------------------------------------------
-def test_a_failed_atomic_write_leaves_the_old_file(tmp_path: Path) -> None:
-    target = tmp_path / "f"
-    atomic_write(target, b"old")
-    with pytest.raises(StorageError):
-        atomic_write(tmp_path / "missing" / "f", b"new")
-    assert target.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["f"]
-    copy = backup_copy(target, "stamp")
-    assert copy.name == "f.corrupt-stamp" and copy.read_bytes() == b"old"
-    assert copy.stat().st_mode & 0o777 == 0o600
+# -- safe file access ----------------------------------------------------------------------
+def test_names_and_ids_are_checked_before_they_near_a_path() -> None:
+    for bad in ("", ".", "..", "a/b", "a\0b"):
+        with pytest.raises(ValueError, match="not a file name"):
+            component(bad)
+    assert component("session.json") == "session.json"
+    for bad_id in ("../x", "a/b", "", "x" * 300, 7, None):
+        with pytest.raises(InvalidSessionId):
+            checked_id(bad_id)
+    sid = new_session_id()
+    assert checked_id(sid) == sid
+    assert sorted([timestamp_suffix(datetime(2025, 1, 2, tzinfo=UTC)), timestamp_suffix()])[0] == (
+        "20250102T000000.000000Z"
+    )
 
 
-def test_the_open_files_limit_is_raised() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+def test_private_directories_and_files(tmp_path: Path) -> None:
+    old = os.umask(0)
     try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
-        assert raise_open_files_limit(1024) == min(1024, hard)
+        made = make_private_dirs(tmp_path / "a" / "b" / "c")
+        with Directory.open_root(made, create=False) as directory:
+            directory.write_atomic("f", b"data")
+            with directory.subdir("d", create=True):
+                pass
     finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        os.umask(old)
+    for path in (tmp_path / "a", tmp_path / "a" / "b", made, made / "d"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
+    assert stat.S_IMODE((made / "f").stat().st_mode) == 0o600
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(StorageError) as raised:
+        make_private_dirs(tmp_path / "file")
+    assert raised.value.errno == errno.ENOTDIR
+    with pytest.raises(StorageError) as raised:
+        Directory.open_root(tmp_path / "missing", create=False)
+    assert raised.value.errno == errno.ENOENT and not (tmp_path / "missing").exists()
+
+
+def test_nothing_but_regular_files_is_opened_and_no_link_is_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"secret")
+    inside = tmp_path / "store"
+    inside.mkdir()
+    (inside / "link").symlink_to(outside)
+    (inside / "dirlink").symlink_to(tmp_path)
+    os.mkfifo(inside / "fifo")
+    (inside / "dir").mkdir()
+    with Directory.open_root(inside, create=False) as directory:
+        for name in ("link", "fifo", "dir"):  # a FIFO is refused, never waited on
+            with pytest.raises(CorruptionError) as raised:
+                directory.read(name, 100)
+            assert raised.value.kind == "unsafe_file" and raised.value.path == inside / name
+        for name in ("dirlink", "link"):
+            with pytest.raises(CorruptionError, match="unsafe_file"):
+                directory.subdir(name)
+        with pytest.raises(StorageError) as missing:
+            directory.subdir("nothing")
+        assert isinstance(missing.value.cause, FileNotFoundError)
+        assert sorted(directory.entries()) == [
+            ("dir", "dir"),
+            ("dirlink", "link"),
+            ("fifo", "other"),
+            ("link", "link"),
+        ]
+        assert directory.read("nothing", 100) is None and directory.stat("nothing") is None
+        # a link in the way of a write is replaced, never written through
+        directory.write_atomic("link", b"mine")
+        assert (inside / "link").read_bytes() == b"mine" and not (inside / "link").is_symlink()
+        # removing a link removes the link; removing a directory removes its tree
+        assert directory.unlink("dirlink") and directory.unlink("dir")
+        assert not directory.unlink("nothing")
+    assert outside.read_bytes() == b"secret" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "outside",
+        "store",
+    ]
+
+
+def test_reads_and_copies_have_a_size_limit(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"x" * 100)
+    with open_dir(tmp_path) as directory:
+        assert directory.read("f", 100) == b"x" * 100
+        with pytest.raises(CorruptionError, match="over the limit") as raised:
+            directory.read("f", 99)
+        assert raised.value.kind == "too_large"
+        with open_dir(tmp_path / "copies") as copies:
+            directory.copy_file("f", copies, "g", limit=100)
+            with pytest.raises(CorruptionError, match="too_large"):
+                directory.copy_file("f", copies, "h", limit=99)
+    assert (tmp_path / "copies" / "g").read_bytes() == b"x" * 100
+    assert stat.S_IMODE((tmp_path / "copies" / "g").stat().st_mode) == 0o600
+    assert sorted(p.name for p in (tmp_path / "copies").iterdir()) == ["g"]  # nothing half-made
+
+
+@pytest.mark.skipif(not can_make_immutable(), reason="needs root and chattr")
+def test_a_failed_atomic_write_leaves_the_old_file(tmp_path: Path) -> None:
+    with open_dir(tmp_path) as directory:
+        directory.write_atomic("f", b"old")
+        with immutable(tmp_path), pytest.raises(StorageError) as raised:
+            directory.write_atomic("f", b"new")
+        assert raised.value.errno == errno.EPERM and raised.value.path == tmp_path / "f"
+        (tmp_path / "d").mkdir()
+        (tmp_path / "d" / "x").write_bytes(b"")
+        with pytest.raises(StorageError):
+            directory.write_atomic("d", b"new")  # a directory in the way is not replaced
+    assert (tmp_path / "f").read_bytes() == b"old" and (tmp_path / "d" / "x").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "f"]  # no temporary left
+
+
+def test_locks_and_errors(tmp_path: Path) -> None:
+    path = tmp_path / "lock"
+    path.write_bytes(b"")
+    first, second = os.open(path, os.O_RDONLY), os.open(path, os.O_RDONLY)
+    try:
+        assert try_lock(first, shared=True) and try_lock(second, shared=True)
+        fcntl.flock(second, fcntl.LOCK_UN)
+        assert not try_lock(second)  # exclusive while a shared lock is held
+        fcntl.flock(first, fcntl.LOCK_UN)
+        assert try_lock(second) and not try_lock(first, shared=True)
+    finally:
+        os.close(first)
+        os.close(second)
+    with pytest.raises(StorageError, match="cannot frob") as raised, storage_errors("frob", path):
+        raise PermissionError(errno.EACCES, "Permission denied")
+    assert raised.value.errno == errno.EACCES and raised.value.path == path
+    assert isinstance(raised.value.cause, PermissionError)
+    with open_dir(tmp_path) as directory:
+        directory.sync()
+        directory.sync_filesystem()
 
 
 # -- threads -------------------------------------------------------------------------------
