@@ -49,13 +49,15 @@ from .workflow import Step, Workflow
 __all__ = ["Reporter", "Runner", "WorkPlace", "worktree_branch", "worktree_path"]
 
 STORE_DIR_NAME = ".sessionchart"
+WORKTREES_DIR = "worktrees"
+"""Where, in the store's directory, the sessions' git worktrees are."""
 STORAGE_LOST = "storage unavailable"
 """The start of the ``paused`` reason recorded when the store could not be reached."""
 
 
 def worktree_path(repo: Path, name: str) -> Path:
     """Where the worktree of a session in ``Worktree(name)`` mode lives."""
-    return repo / STORE_DIR_NAME / "worktrees" / name
+    return repo / STORE_DIR_NAME / WORKTREES_DIR / name
 
 
 def worktree_branch(name: str) -> str:

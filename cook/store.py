@@ -20,7 +20,7 @@ from persistence import TinyDBSessionStorage
 from statecharts import InMemorySessionManager, SessionStorage
 
 from . import git
-from .runner import STORE_DIR_NAME
+from .runner import STORE_DIR_NAME, WORKTREES_DIR
 
 __all__ = [
     "DATABASE_URL_SCHEMES",
@@ -75,7 +75,7 @@ def open_storage(location: str) -> SessionStorage:
     """The store at ``location``: a ``postgresql://`` URL, else a directory (TinyDB)."""
     if is_database_url(location):
         return persistence.PostgresSessionStorage(location)
-    return TinyDBSessionStorage(Path(location))
+    return TinyDBSessionStorage(Path(location), shared=(WORKTREES_DIR,))
 
 
 async def open_manager(location: str) -> InMemorySessionManager:

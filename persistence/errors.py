@@ -66,6 +66,7 @@ class CorruptionError(StorageError):
         self.kind = kind
         self.offset = offset
         self.session_id = session_id
+        self.message = message
         at = f" at byte {offset}" if offset is not None else ""
         super().__init__(f"{kind}{at}: {message}", path)
         self.errno = errno.EIO

@@ -57,7 +57,7 @@ class Problem:
         """The problem a store error describes."""
         if isinstance(error, CorruptionError):
             return cls(
-                error.kind, error.session_id or session_id, error.path, error.offset, str(error)
+                error.kind, error.session_id or session_id, error.path, error.offset, error.message
             )
         return cls("unreadable", session_id, error.path, None, str(error))
 

@@ -24,4 +24,5 @@ def test_the_readme_example_runs(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "status='running' iteration=1 phase='idle'"
-    assert (tmp_path / "state" / "sessions.json").exists()
+    assert (tmp_path / "state" / "sessionchart.json").exists()
+    assert len(list((tmp_path / "state" / "sessions").iterdir())) == 1

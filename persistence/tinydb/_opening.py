@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import stat
+from collections.abc import Collection
 from pathlib import Path
 from typing import Final
 
@@ -74,14 +75,20 @@ def _is_legacy(root: Directory, name: str) -> bool:
     )
 
 
-def open_layout(path: Path, *, read_only: bool, sync: bool) -> Layout:
-    """The store at ``path``, opened (and made, migrated, tidied when not ``read_only``)."""
+def open_layout(
+    path: Path, *, read_only: bool, sync: bool, shared: Collection[str] = ()
+) -> Layout:
+    """The store at ``path``, opened (and made, migrated, tidied when not ``read_only``).
+
+    ``shared`` names entries another tool keeps in the same directory (cook's
+    worktrees): they do not make the directory "not a store".
+    """
     root_path, legacy_name = _where(path)
     root = Directory.open_root(root_path, create=not read_only)
     try:
         marker = _marker(root)
         if marker is None:
-            _first_open(root, legacy_name, read_only=read_only, sync=sync)
+            _first_open(root, legacy_name, read_only=read_only, sync=sync, shared=shared)
         else:
             _check_layout(marker, root)
         return Layout(root, read_only=read_only)
@@ -99,7 +106,9 @@ def _check_layout(marker: StoreMarker, root: Directory) -> None:
         )
 
 
-def _first_open(root: Directory, legacy_name: str, *, read_only: bool, sync: bool) -> None:
+def _first_open(
+    root: Directory, legacy_name: str, *, read_only: bool, sync: bool, shared: Collection[str]
+) -> None:
     if _is_legacy(root, legacy_name):
         if read_only:
             raise StorageError(
@@ -111,7 +120,7 @@ def _first_open(root: Directory, legacy_name: str, *, read_only: bool, sync: boo
 
         migrate_legacy(root, legacy_name, sync=sync)
         return
-    foreign = sorted(name for name, _ in root.entries() if name not in _OURS)
+    foreign = sorted(name for name, _ in root.entries() if name not in _OURS | set(shared))
     if foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise StorageError(

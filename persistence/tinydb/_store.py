@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import builtins
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -67,7 +67,8 @@ class TinyDBSessionStorage:
     ``lease`` is how long an instance on another host is trusted after its
     last heartbeat; ``read_only`` opens without creating or changing anything
     (a store in a read-only directory can be read); ``max_open_logs`` bounds
-    the logs kept open.
+    the logs kept open; ``shared`` names entries another tool keeps in the
+    same directory (they do not make it "not a store").
     """
 
     def __init__(
@@ -79,12 +80,15 @@ class TinyDBSessionStorage:
         lease: float = DEFAULT_LEASE,
         read_only: bool = False,
         max_open_logs: int = DEFAULT_MAX_OPEN_LOGS,
+        shared: Collection[str] = (),
     ) -> None:
         self.durability = check_mode(durability)
         self.read_only = read_only
         self.lease = lease
         self.sync = durability != "none"
-        self.layout: Layout = open_layout(Path(path), read_only=read_only, sync=self.sync)
+        self.layout: Layout = open_layout(
+            Path(path), read_only=read_only, sync=self.sync, shared=shared
+        )
         self.path = self.layout.path
         self.checkpoints = Checkpoints(sync=self.sync)
         self._committer = GroupCommitter(window) if durability == "batched" else None

@@ -125,7 +125,7 @@ def test_debug_shows_the_traceback(repo: Path) -> None:
 def test_an_unreadable_store(repo: Path, tmp_path: Path) -> None:
     store = tmp_path / "store"
     store.mkdir()
-    (store / "sessions.json").write_text("{ not json", encoding="utf-8")
+    (store / "sessionchart.json").write_text("{ not json", encoding="utf-8")
     done = cook("sessions", "--store", store, cwd=repo)
     assert done.code == 6
     assert "cook: error:" in done.err and "Traceback" not in done.err

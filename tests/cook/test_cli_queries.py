@@ -132,15 +132,19 @@ def test_diagram_formats(repo: Path, tmp_path: Path) -> None:
 
 def test_verify_and_repair_a_damaged_store(repo: Path, finished: dict) -> None:  # type: ignore[type-arg]
     assert cook("verify", cwd=repo).code == 0
-    log = repo / ".sessionchart" / "sessions.json.logs" / f"{finished['id']}.jsonl"
+    log = repo / ".sessionchart" / "sessions" / finished["id"] / "events.jsonl"
     data = log.read_bytes()
-    log.write_bytes(data[: len(data) - 10])  # a torn last line
+    log.write_bytes(data + b'{"seq":99,"half')  # a torn last line: opening cuts it, no loss
+    verified = cook("verify", cwd=repo)
+    assert verified.code == 0 and "note: torn_tail" in verified.out, verified.out
+    middle = len(data) // 2
+    log.write_bytes(data[:middle] + bytes([data[middle] ^ 1]) + data[middle + 1 :])  # damage
     verified = cook("verify", cwd=repo)
     assert verified.code == 1
-    assert "torn" in verified.out
+    assert "checksum_mismatch" in verified.out
     report = cook("verify", "--json", cwd=repo).json()
     assert report["ok"] is False and report["problems"][0]["session_id"] == finished["id"]
     repaired = cook("repair", cwd=repo)
     assert repaired.code == 0, repaired.out
     assert cook("verify", cwd=repo).code == 0
-    assert list(log.parent.glob(f"{finished['id']}.jsonl.corrupt-*"))  # a copy was kept
+    assert list(log.parent.glob("events.jsonl.corrupt-*"))  # a copy was kept

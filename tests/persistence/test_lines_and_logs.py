@@ -171,9 +171,10 @@ def write_log(where: Path, count: int, sid: str | None = None) -> str:
 @contextmanager
 def reading(where: Path, sid: str) -> Iterator[LogFile]:
     """The log in ``where``, open for reading."""
-    with Directory.open_root(where, create=False) as directory, LogFile.open(
-        directory, sid
-    ) as log_file:
+    with (
+        Directory.open_root(where, create=False) as directory,
+        LogFile.open(directory, sid) as log_file,
+    ):
         yield log_file
 
 
@@ -246,9 +247,10 @@ def test_an_incomplete_last_line_is_not_read(tmp_path: Path) -> None:
 )
 def test_bad_headers(tmp_path: Path, content: bytes, message: str) -> None:
     (tmp_path / LOG_NAME).write_bytes(content)
-    with reading(tmp_path, new_session_id()) as log_file, pytest.raises(
-        CorruptionError, match=message
-    ) as raised:
+    with (
+        reading(tmp_path, new_session_id()) as log_file,
+        pytest.raises(CorruptionError, match=message) as raised,
+    ):
         log_file.header()
     assert raised.value.kind == "bad_header" and raised.value.offset == 0
     assert raised.value.path == tmp_path / LOG_NAME
@@ -257,9 +259,10 @@ def test_bad_headers(tmp_path: Path, content: bytes, message: str) -> None:
 def test_a_header_of_another_session_or_not_a_header(tmp_path: Path) -> None:
     write_log(tmp_path, 0)
     other = new_session_id()
-    with reading(tmp_path, other) as log_file, pytest.raises(
-        CorruptionError, match="the one of session"
-    ) as raised:
+    with (
+        reading(tmp_path, other) as log_file,
+        pytest.raises(CorruptionError, match="the one of session") as raised,
+    ):
         log_file.header()
     assert raised.value.session_id == other
     event_line, _ = encode_event(stamped(1), 0)  # a line we could have written, but no header
@@ -268,8 +271,9 @@ def test_a_header_of_another_session_or_not_a_header(tmp_path: Path) -> None:
         log_file.header()
     newer = header(other).model_copy(update={"format_version": 99})
     (tmp_path / LOG_NAME).write_bytes(encode_header(newer))
-    with reading(tmp_path, other) as log_file, pytest.raises(
-        CorruptionError, match="newer than this sessionchart"
+    with (
+        reading(tmp_path, other) as log_file,
+        pytest.raises(CorruptionError, match="newer than this sessionchart"),
     ):
         log_file.header()
 
@@ -350,8 +354,7 @@ def new_log(
     where = tmp_path / sid
     with Directory.open_root(where, create=True) as directory:
         write_new_log(directory, header(sid), [stamped(i + 1) for i in range(count)], sync=True)
-    log = reopened(where / LOG_NAME, sid, durability, committer)
-    return log
+    return reopened(where / LOG_NAME, sid, durability, committer)
 
 
 def reopened(
@@ -417,9 +420,25 @@ def test_out_of_order_and_suspended(tmp_path: Path) -> None:
     log.append([stamped(4)])  # reopened on demand
     assert log.is_open and seqs_in(log.path.parent, log.session_id) == [1, 2, 3, 4]
     log.close()
-    log.append([stamped(5)])  # closing is suspending for good: the holder drops the log
+    assert seqs_in(log.path.parent, log.session_id) == [1, 2, 3, 4]
+
+
+@pytest.mark.xfail(
+    reason=(
+        "BUG: persistence/tinydb/_log_writer.py EventLog.close() says 'close for good' but is "
+        "suspend(sync=True): the next append reopens the file and writes, so a Held kept by a "
+        "concurrent appender after Holdings.drop/release (or after the store closed) still "
+        "writes to a session this instance no longer holds"
+    ),
+    strict=True,
+)
+def test_a_closed_log_takes_no_more_appends(tmp_path: Path) -> None:
+    log = new_log(tmp_path)
     log.close()
-    assert seqs_in(log.path.parent, log.session_id) == [1, 2, 3, 4, 5]
+    before = log.path.read_bytes()
+    with pytest.raises(StorageError):
+        log.append([stamped(4)])
+    assert log.path.read_bytes() == before
 
 
 def test_a_log_changed_while_suspended_is_not_written(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ from persistence.tinydb._documents import (
     write_document,
 )
 from persistence.tinydb._lines import LogHeader
-from persistence.tinydb._log_reader import LOG_NAME, LogFile, LogPosition
+from persistence.tinydb._log_reader import LOG_NAME, LogFile
 from persistence.tinydb._log_writer import write_new_log
 from persistence.verify import Problem, VerifyReport
 from statecharts import (
@@ -57,7 +57,6 @@ from statecharts import (
     InMemorySessionManager,
     SessionCheckpoint,
     SessionConfig,
-    SessionHead,
     SessionId,
     SessionNotFound,
     TimestampedEvent,
@@ -131,7 +130,9 @@ async def test_checkpoint_files_that_cannot_be_trusted(tmp_path: Path) -> None:
             content = json.loads(path.read_bytes())
             foreign = json.dumps({**content, "session_id": new_session_id()}).encode()
             path.write_bytes(foreign)
-            assert "not a checkpoint" in trouble(ref.model_copy(update={"crc": zlib.crc32(foreign)}))
+            assert "not a checkpoint" in trouble(
+                ref.model_copy(update={"crc": zlib.crc32(foreign)})
+            )
             # an older layout of the file goes through the migrations
             data = json.dumps(content, indent=1).encode()
             assert _load(directory, sid, ref, data) == stored
@@ -221,12 +222,15 @@ def test_a_document_rewritten_elsewhere_is_read_afresh(tmp_path: Path) -> None:
         (b'{"session": {"SID": {"format_version": 1}}}', "is invalid", None),
     ],
 )
-def test_a_damaged_document(tmp_path: Path, content: bytes, message: str, offset: int | None) -> None:
+def test_a_damaged_document(
+    tmp_path: Path, content: bytes, message: str, offset: int | None
+) -> None:
     sid = new_session_id()
     (tmp_path / "session.json").write_bytes(content.replace(b"SID", sid.encode()))
-    with session_directory(tmp_path, sid) as directory, pytest.raises(
-        CorruptionError, match=message
-    ) as raised:
+    with (
+        session_directory(tmp_path, sid) as directory,
+        pytest.raises(CorruptionError, match=message) as raised,
+    ):
         read_document(directory, sid)
     assert raised.value.kind == "invalid_document" and raised.value.offset == offset
     assert raised.value.path == tmp_path / "session.json" and raised.value.session_id == sid
