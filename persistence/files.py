@@ -131,6 +131,15 @@ def try_lock(fd: int, *, shared: bool = False) -> bool:
     return True
 
 
+def _exists(path: Path) -> bool:
+    """Whether anything (a link too) is at ``path``; other errors than "missing" are raised."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return True
+
+
 def make_private_dirs(path: Path) -> Path:
     """Create ``path`` and its missing parents, each ``0700``; return it.
 
@@ -139,9 +148,10 @@ def make_private_dirs(path: Path) -> Path:
     """
     missing: list[Path] = []
     probe = path
-    while not probe.exists() and probe != probe.parent:
-        missing.append(probe)
-        probe = probe.parent
+    with storage_errors("reach", path):
+        while not _exists(probe) and probe != probe.parent:
+            missing.append(probe)
+            probe = probe.parent
     for directory in reversed(missing):
         with storage_errors("create directory", directory):
             try:
@@ -170,12 +180,19 @@ class Directory:
     ``session_id`` (when the directory is a session's) is named in the errors.
     """
 
-    __slots__ = ("fd", "path", "session_id")
+    __slots__ = ("_fd", "path", "session_id")
 
     def __init__(self, fd: int, path: Path, session_id: str | None = None) -> None:
-        self.fd = fd
+        self._fd = fd
         self.path = path
         self.session_id = session_id
+
+    @property
+    def fd(self) -> int:
+        """The descriptor (``StorageError`` once closed: never ``-1`` handed to a system call)."""
+        if self._fd < 0:
+            raise StorageError("the store is closed", self.path)
+        return self._fd
 
     # -- opening and closing ----------------------------------------------------------
     @classmethod
@@ -209,7 +226,7 @@ class Directory:
 
     def close(self) -> None:
         """Close the descriptor (idempotent)."""
-        fd, self.fd = self.fd, -1
+        fd, self._fd = self._fd, -1
         if fd >= 0:
             os.close(fd)
 
@@ -290,7 +307,8 @@ class Directory:
 
         With ``sync`` (the default) the data and the rename are durable when
         this returns.  On failure the old file is untouched and the temporary
-        one removed.  A link or directory in the way is replaced, never followed.
+        one removed.  A link in the way is replaced, never followed (a directory
+        in the way makes it fail, changing nothing).
         """
         path = self.path / component(name)
         temporary = f".{name}.{secrets.token_hex(6)}.tmp"

@@ -160,7 +160,15 @@ class Holdings:
     def open_log(self, document: SessionDocument) -> EventLog:
         """The session's log, open, and not ending before the seq its document records."""
         event_log = self.new_log(document.id)
-        event_log.open()
+        try:
+            event_log.open()
+        except FileNotFoundError:
+            raise CorruptionError(
+                "the session's log is missing",
+                event_log.path,
+                kind="missing_log",
+                session_id=document.id,
+            ) from None
         if event_log.end.seq < document.last_seq:
             event_log.close()
             raise CorruptionError(

@@ -23,6 +23,7 @@ is added — and every name read from the directory is checked before use.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from pathlib import Path
 from typing import Final, Literal
@@ -34,6 +35,8 @@ from statecharts.record import Record
 
 from ..errors import CorruptionError, StorageError
 from ..files import Directory, timestamp_suffix
+
+log = logging.getLogger("persistence.tinydb")
 from ..limits import MAX_SMALL_FILE
 from ._owners import OWNERS_DIR
 
@@ -161,10 +164,14 @@ class Layout:
         status = self.sessions.stat(session_id)
         return status is not None and (status.st_mode & 0o170000) == 0o040000
 
-    def new_session_dir(self, session_id: SessionId) -> tuple[Directory, str]:
-        """A fresh directory to build a session in, and its temporary name."""
+    def new_session_dir(self, session_id: SessionId, token: str) -> tuple[Directory, str]:
+        """A fresh directory to build a session in, and its temporary name.
+
+        The name ends with the builder's owner ``token``: a directory whose
+        builder is gone is what a crash left (removed when the store is opened).
+        """
         sessions = self._sessions()
-        name = f"{NEW_PREFIX}{session_id}-{secrets.token_hex(4)}"
+        name = f"{NEW_PREFIX}{session_id}-{token}"
         return sessions.subdir(name, create=True, session_id=session_id), name
 
     def publish(self, name: str, session_id: SessionId, *, sync: bool) -> None:
@@ -194,15 +201,22 @@ class Layout:
         return name
 
     def empty_trash(self) -> None:
-        """Remove what deleting sessions left in ``trash/`` (a delete killed midway)."""
+        """Remove what deleting sessions left in ``trash/`` (a delete killed midway).
+
+        Best effort: what cannot be removed now (a read-only file, say) is
+        logged and left for the next time — the sessions are gone already.
+        """
         if self.read_only or self.root.stat(TRASH_DIR) is None:
             return
-        with self._aside(TRASH_DIR) as trash:
-            for name, kind in trash.entries():
-                if kind == "dir":
-                    trash.remove_tree(name)
-                else:
-                    trash.unlink(name)
+        try:
+            with self._aside(TRASH_DIR) as trash:
+                for name, _kind in trash.entries():
+                    try:
+                        trash.unlink(name)
+                    except StorageError as error:
+                        log.warning("could not empty the trash: %s", error)
+        except StorageError as error:
+            log.warning("could not empty the trash: %s", error)
 
     def quarantine(self, session_id: SessionId) -> Path:
         """Set a session aside in ``quarantine/`` with all its files; returns where it is."""

@@ -72,6 +72,7 @@ class EventLog:
         self._dirty = False
         self._guard = threading.Lock()
         self._broken: StorageError | None = None
+        self._closed = False  # for good: no reopening
 
     @property
     def is_open(self) -> bool:
@@ -156,6 +157,8 @@ class EventLog:
     def _reopen(self) -> None:
         if self._broken is not None:
             raise self._broken
+        if self._closed:
+            raise StorageError("the log is closed", self.path)
         self._open_locked(first=False)
 
     def truncate_to(self, end: LogPosition, last_line_start: int) -> None:
@@ -206,9 +209,10 @@ class EventLog:
                 os.close(fd)
 
     def close(self) -> None:
-        """Sync (unless in ``none`` mode) and close for good."""
+        """Sync (unless in ``none`` mode) and close for good: no append reopens it."""
         if self._committer is not None:
             self._committer.discard(self)
+        self._closed = True
         self.suspend(sync=True)
 
     def _check_writable(self, offset: int) -> None:

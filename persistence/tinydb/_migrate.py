@@ -99,17 +99,23 @@ class _Migration:
         self.sync = sync
         self.logs = _optional_dir(root, f"{name}.logs")
         self.checkpoints = _optional_dir(root, f"{name}.checkpoints")
-        self.sessions = root.subdir(SESSIONS_DIR, create=True)
+        self._sessions: Directory | None = None
         self.set_aside: list[str] = []
 
+    @property
+    def sessions(self) -> Directory:
+        if self._sessions is None:
+            self._sessions = self.root.subdir(SESSIONS_DIR, create=True)
+        return self._sessions
+
     def close(self) -> None:
-        for directory in (self.logs, self.checkpoints, self.sessions):
+        for directory in (self.logs, self.checkpoints, self._sessions):
             if directory is not None:
                 directory.close()
 
     def run(self) -> None:
         documents = self._documents()
-        self._refuse_live_owners(documents)
+        self._refuse_live_owners(documents)  # before anything is created
         log_ids = self._log_ids()
         for session_id in sorted(set(documents) | log_ids):
             if self.sessions.stat(session_id) is not None:

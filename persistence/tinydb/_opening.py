@@ -49,9 +49,16 @@ _OURS: Final = frozenset({MARKER_NAME, SESSIONS_DIR, OWNERS_DIR, QUARANTINE_DIR,
 
 
 def _where(path: Path) -> tuple[Path, str]:
-    """The store's directory, and the name of a layout-1 database in it."""
-    if path.suffix == ".json" and (path.is_file() or path.with_name(path.name + ".logs").is_dir()):
-        return path.parent, path.name  # the database file of a layout-1 store
+    """The store's directory, and the name of a layout-1 database in it.
+
+    A path to a layout-1 database file (``state/sessions.json``) names its
+    directory — before the migration, and after it too (the file is gone then,
+    and its directory holds the marker).
+    """
+    if path.suffix == ".json" and not path.is_dir():
+        legacy = path.is_file() or path.with_name(path.name + ".logs").is_dir()
+        if legacy or (path.parent / MARKER_NAME).is_file():
+            return path.parent, path.name
     return path, LEGACY_NAME
 
 

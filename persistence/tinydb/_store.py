@@ -148,7 +148,7 @@ class TinyDBSessionStorage:
             state=session.state,
             last_seq=session.events[-1].seq if session.events else 0,
         )
-        directory, name = self.layout.new_session_dir(session.id)
+        directory, name = self.layout.new_session_dir(session.id, self.held.owner().token)
         try:
             with directory:
                 write_new_log(directory, header, session.events, sync=self.sync)

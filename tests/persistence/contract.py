@@ -202,7 +202,7 @@ class StorageContract:
         head = await store.load_head(sid)
         assert head is not None and head.checkpoint is not None
         assert head.checkpoint.seq >= 80  # the manager checkpoints on its own too (pauses)
-        live = (await manager._reading(sid))
+        live = await manager._reading(sid)
         assert await manager.restore_session(sid) == live.state
         assert (await manager._reading(sid)).same_as(live)
         stored = await store.load(sid)

@@ -327,14 +327,6 @@ def test_permission_denied(public_dir: Path) -> None:
 
 
 @needs_root
-@pytest.mark.xfail(
-    reason=(
-        "BUG: persistence/files.py make_private_dirs probes the missing parents with "
-        "Path.exists() outside storage_errors: when a parent cannot be searched, opening a "
-        "store raises a bare PermissionError (not a StorageError naming the store)"
-    ),
-    strict=True,
-)
 def test_permission_denied_above_the_store(public_dir: Path) -> None:
     private = public_dir / "private"
     private.mkdir(mode=0o700)  # root's: nobody may not look inside

@@ -430,16 +430,6 @@ async def test_a_missing_log(tmp_path: Path) -> None:
     await manager.aclose()
 
 
-@pytest.mark.xfail(
-    reason=(
-        "BUG: persistence/tinydb/_holding.py Holdings.open_log → _log_writer.py EventLog.open → "
-        "files.py Directory.open_file re-raises FileNotFoundError as it is: taking a session "
-        "whose log is missing (acquire, append, or the manager's next event on a session with "
-        "no events yet) raises a bare FileNotFoundError naming only 'events.jsonl', not a "
-        "CorruptionError(kind='missing_log') naming the path as load_events does"
-    ),
-    strict=True,
-)
 async def test_taking_a_session_whose_log_is_missing_is_a_corruption_error(
     tmp_path: Path,
 ) -> None:

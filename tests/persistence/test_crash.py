@@ -47,7 +47,7 @@ async def check(
             for seq, kind in acked[sid].items():
                 assert seq <= len(stored), f"acknowledged seq {seq} lost ({len(stored)} stored)"
                 assert stored[seq - 1].event.kind == kind
-            live = (await manager._reading(sid))
+            live = await manager._reading(sid)
             replayed = LiveSession(sid, live.config, live.created_at)
             replayed.replay(stored)
             assert replayed.same_as(live), "the recovered state is not a replay of the log"

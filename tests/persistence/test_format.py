@@ -161,16 +161,6 @@ async def test_a_layout_1_store_is_migrated_whole(tmp_path: Path, version: int) 
     assert stored_files(store) == files
 
 
-@pytest.mark.xfail(
-    reason=(
-        "BUG: persistence/tinydb/_opening.py _where takes '<store>/sessions.json' for the "
-        "layout-1 database only while that file (or sessions.json.logs/) exists; the migration "
-        "moves both to migrated-from-layout-1/, so the next open by the same path (the one "
-        "documented as accepted, and the one it was migrated through) makes a new, empty store "
-        "in '<store>/sessions.json/': every session seems gone"
-    ),
-    strict=True,
-)
 async def test_the_old_database_path_still_names_the_store_once_migrated(tmp_path: Path) -> None:
     store = copy_of(1, "tinydb", tmp_path)
     ids = sorted(old_documents(store))

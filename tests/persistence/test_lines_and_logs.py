@@ -423,15 +423,6 @@ def test_out_of_order_and_suspended(tmp_path: Path) -> None:
     assert seqs_in(log.path.parent, log.session_id) == [1, 2, 3, 4]
 
 
-@pytest.mark.xfail(
-    reason=(
-        "BUG: persistence/tinydb/_log_writer.py EventLog.close() says 'close for good' but is "
-        "suspend(sync=True): the next append reopens the file and writes, so a Held kept by a "
-        "concurrent appender after Holdings.drop/release (or after the store closed) still "
-        "writes to a session this instance no longer holds"
-    ),
-    strict=True,
-)
 def test_a_closed_log_takes_no_more_appends(tmp_path: Path) -> None:
     log = new_log(tmp_path)
     log.close()

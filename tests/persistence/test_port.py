@@ -74,7 +74,7 @@ async def test_a_basic_store_gets_the_durable_defaults() -> None:
     await drive(manager, sid, 25, random.Random(1))
     await manager.save_checkpoint(sid)
     await drive(manager, sid, 5, random.Random(2))
-    live = (await manager._reading(sid))
+    live = await manager._reading(sid)
     assert await durable.acquire(sid) is None  # it cannot tell: no reload check
     assert await manager.restore_session(sid) == live.state
     assert (await manager._reading(sid)).same_as(live)

@@ -472,15 +472,6 @@ async def test_an_interrupted_delete_leaves_the_session_whole_or_gone(tmp_path: 
 
 
 @needs_chattr
-@pytest.mark.xfail(
-    reason=(
-        "BUG: persistence/tinydb/_layout.py Layout.empty_trash, run by _store.py _tidy on every "
-        "writable open, raises when an entry of trash/ cannot be removed, so the leftover of a "
-        "delete that already took the session away keeps the whole store from opening "
-        "(remove_abandoned_creations logs such a failure and goes on)"
-    ),
-    strict=True,
-)
 async def test_a_trash_entry_that_cannot_be_removed_does_not_keep_the_store_shut(
     tmp_path: Path,
 ) -> None:
@@ -502,7 +493,8 @@ async def test_a_trash_entry_that_cannot_be_removed_does_not_keep_the_store_shut
 async def test_an_abandoned_creation_is_a_notice_and_removed_on_open(tmp_path: Path) -> None:
     path = tmp_path / "store"
     store, sid = await one_session(path)
-    directory, name = store.layout.new_session_dir(new_session_id())  # creation under way...
+    token = store.held.owner().token
+    directory, name = store.layout.new_session_dir(new_session_id(), token)  # under way...
     directory.close()
     await store.close()  # ...and its creator gone
     readers = TinyDBSessionStorage(path, read_only=True)
@@ -517,21 +509,12 @@ async def test_an_abandoned_creation_is_a_notice_and_removed_on_open(tmp_path: P
     await again.close()
 
 
-@pytest.mark.xfail(
-    reason=(
-        "BUG: persistence/tinydb/_opening.py remove_abandoned_creations takes the last '-' part "
-        "of sessions/.new-<id>-<token> for an owner token, but _layout.py new_session_dir names "
-        "it with secrets.token_hex(4) (8 hex digits, never a 16-digit owner token), so "
-        "Liveness.token_alive is always False: any store opened for writing deletes the "
-        "creation another live instance is building, whose publish then fails"
-    ),
-    strict=True,
-)
 async def test_a_creation_under_way_in_a_live_instance_is_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "store"
     store, _sid = await one_session(path)  # a live instance (its owner file is locked)
     new_id = new_session_id()
-    directory, name = store.layout.new_session_dir(new_id)  # it builds a session aside...
+    token = store.held.owner().token
+    directory, name = store.layout.new_session_dir(new_id, token)  # it builds a session aside...
     directory.close()
     other = TinyDBSessionStorage(path, "none")  # ...when another instance opens the store
     try:
@@ -751,17 +734,6 @@ async def test_closing_while_the_heartbeat_beats_does_not_deadlock(tmp_path: Pat
             await store.acquire(sid)
 
 
-@pytest.mark.xfail(
-    reason=(
-        "BUG: persistence/files.py Directory.entries() on a closed Directory (fd -1) runs "
-        "os.scandir(-1), which lists the process's current directory: after "
-        "TinyDBSessionStorage.close(), list() returns the session-id-named directories of the "
-        "cwd as the store's sessions; save/load fail with '[Errno 9] Bad file descriptor' "
-        "rather than saying the store is closed (_store.py checks held.closed only in "
-        "Holdings.owner)"
-    ),
-    strict=True,
-)
 async def test_a_closed_store_says_it_is_closed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
