@@ -9,6 +9,7 @@ event that was not stored was not accepted) holds.
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from pathlib import Path
 
 from statecharts import SessionError
@@ -33,8 +34,13 @@ class StorageError(SessionError, OSError):
     """
 
     def __init__(
-        self, message: str, path: Path | str | None = None, cause: BaseException | None = None
+        self,
+        message: str,
+        path: Path | str | Callable[[], Path] | None = None,
+        cause: BaseException | None = None,
     ) -> None:
+        if callable(path):  # a path made only when there is an error to report
+            path = path()
         self.path = None if path is None else Path(path)
         self.cause = cause
         code = getattr(cause, "errno", None)
@@ -57,7 +63,7 @@ class CorruptionError(StorageError):
     def __init__(
         self,
         message: str,
-        path: Path | str | None,
+        path: Path | str | Callable[[], Path] | None,
         *,
         kind: str,
         offset: int | None = None,

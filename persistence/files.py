@@ -95,14 +95,18 @@ def component(name: str) -> str:
 
 
 @contextmanager
-def storage_errors(action: str, path: Path | str) -> Iterator[None]:
-    """Turn an ``OSError`` raised inside into a :class:`StorageError` about ``path``."""
+def storage_errors(action: str, path: Path | str | Callable[[], Path]) -> Iterator[None]:
+    """Turn an ``OSError`` raised inside into a :class:`StorageError` about ``path``.
+
+    ``path`` may be a function giving it: computed only when there is an error to report.
+    """
     try:
         yield
     except StorageError:
         raise
     except OSError as error:
-        raise StorageError(f"cannot {action}", path, error) from error
+        where = path() if callable(path) else path
+        raise StorageError(f"cannot {action}", where, error) from error
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:
@@ -180,12 +184,30 @@ class Directory:
     ``session_id`` (when the directory is a session's) is named in the errors.
     """
 
-    __slots__ = ("_fd", "path", "session_id")
+    __slots__ = ("_fd", "_name", "_parent", "_path", "session_id")
 
-    def __init__(self, fd: int, path: Path, session_id: str | None = None) -> None:
+    def __init__(
+        self,
+        fd: int,
+        path: Path | None,
+        session_id: str | None = None,
+        *,
+        parent: Directory | None = None,
+        name: str = "",
+    ) -> None:
         self._fd = fd
-        self.path = path
+        self._path = path
+        self._parent = parent
+        self._name = name
         self.session_id = session_id
+
+    @property
+    def path(self) -> Path:
+        """Where the directory is (for messages; made when first asked for)."""
+        if self._path is None:
+            assert self._parent is not None
+            self._path = self._parent.path / self._name
+        return self._path
 
     @property
     def fd(self) -> int:
@@ -212,17 +234,21 @@ class Directory:
         self, name: str, *, create: bool = False, session_id: str | None = None
     ) -> Directory:
         """The directory ``name`` inside this one, never through a link (created ``0700``)."""
-        path = self.path / component(name)
+        component(name)
         if create:
-            with storage_errors("create directory", path), suppress(FileExistsError):
+            with (
+                storage_errors("create directory", lambda: self.path / name),
+                suppress(FileExistsError),
+            ):
                 os.mkdir(name, DIR_MODE, dir_fd=self.fd)
         try:
             fd = os.open(name, _DIRECTORY, dir_fd=self.fd)
         except OSError as error:
+            path = self.path / name
             if error.errno in (errno.ELOOP, errno.ENOTDIR):
                 raise _unsafe(path, "not a directory (a link or a file)", session_id) from None
             raise StorageError("cannot open directory", path, error) from error
-        return Directory(fd, path, session_id)
+        return Directory(fd, None, session_id, parent=self, name=name)
 
     def close(self) -> None:
         """Close the descriptor (idempotent)."""
@@ -249,13 +275,19 @@ class Directory:
         then checked with ``fstat``: a link, FIFO, device or directory raises
         :class:`~persistence.errors.CorruptionError` (kind ``unsafe_file``).
         """
-        path = self.path / component(name)
-        extra = os.O_CREAT if create else 0
+        component(name)
+        flags |= _NOFOLLOW | os.O_NONBLOCK
         try:
-            fd = os.open(name, flags | extra | _NOFOLLOW | os.O_NONBLOCK, FILE_MODE, dir_fd=self.fd)
+            try:  # an existing file first: O_CREAT would take the directory for writing
+                fd = os.open(name, flags, FILE_MODE, dir_fd=self.fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                fd = os.open(name, flags | os.O_CREAT, FILE_MODE, dir_fd=self.fd)
         except FileNotFoundError:
             raise
         except OSError as error:
+            path = self.path / name
             if error.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO, errno.ENODEV):
                 raise _unsafe(path, "not a regular file", self.session_id) from None
             raise StorageError("cannot open", path, error) from error
@@ -263,26 +295,25 @@ class Directory:
             regular = stat.S_ISREG(os.fstat(fd).st_mode)
         except OSError as error:
             os.close(fd)
-            raise StorageError("cannot check", path, error) from error
+            raise StorageError("cannot check", self.path / name, error) from error
         if not regular:
             os.close(fd)
-            raise _unsafe(path, "not a regular file", self.session_id)
+            raise _unsafe(self.path / name, "not a regular file", self.session_id)
         return fd
 
     def read(self, name: str, limit: int) -> bytes | None:
         """The bytes of file ``name`` (None when missing); larger than ``limit`` is refused."""
-        path = self.path / name
         try:
             fd = self.open_file(name, os.O_RDONLY)
         except FileNotFoundError:
             return None
         try:
-            with storage_errors("read", path):
+            with storage_errors("read", lambda: self.path / name):
                 size = os.fstat(fd).st_size
                 if size > limit:
                     raise CorruptionError(
                         f"the file is {size} bytes, over the limit of {limit}",
-                        path,
+                        self.path / name,
                         kind="too_large",
                         session_id=self.session_id,
                     )
@@ -294,7 +325,7 @@ class Directory:
                     if total > limit:
                         raise CorruptionError(
                             f"the file grew over the limit of {limit} bytes",
-                            path,
+                            self.path / name,
                             kind="too_large",
                             session_id=self.session_id,
                         )
@@ -310,9 +341,9 @@ class Directory:
         one removed.  A link in the way is replaced, never followed (a directory
         in the way makes it fail, changing nothing).
         """
-        path = self.path / component(name)
+        component(name)
         temporary = f".{name}.{secrets.token_hex(6)}.tmp"
-        with storage_errors("write", path):
+        with storage_errors("write", lambda: self.path / name):
             fd = os.open(
                 temporary,
                 os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW,
@@ -336,7 +367,7 @@ class Directory:
 
     def unlink(self, name: str) -> bool:
         """Remove entry ``name`` (a link is removed, not followed); False when missing."""
-        with storage_errors("delete", self.path / component(name)):
+        with storage_errors("delete", lambda: self.path / component(name)):
             try:
                 os.unlink(name, dir_fd=self.fd)
             except FileNotFoundError:
@@ -352,7 +383,8 @@ class Directory:
 
     def rename(self, name: str, target: Directory, new_name: str) -> None:
         """Move entry ``name`` to ``target/new_name`` (atomic within one file system)."""
-        with storage_errors("rename", self.path / component(name)):
+        component(name)
+        with storage_errors("rename", lambda: self.path / name):
             os.rename(name, component(new_name), src_dir_fd=self.fd, dst_dir_fd=target.fd)
 
     def copy_file(self, name: str, target: Directory, new_name: str, limit: int) -> None:
@@ -460,7 +492,8 @@ class Directory:
 
     def stat(self, name: str) -> os.stat_result | None:
         """The entry's status, without following a link (None when missing)."""
-        with storage_errors("stat", self.path / component(name)):
+        component(name)
+        with storage_errors("stat", lambda: self.path / name):
             try:
                 return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
             except FileNotFoundError:

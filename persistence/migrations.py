@@ -78,7 +78,7 @@ MIGRATIONS: Final[dict[str, dict[int, Migration]]] = {
 def upgrade(
     kind: str,
     document: Mapping[str, Any],
-    path: Path | str,
+    path: Path | str | Callable[[], Path],
     *,
     current: int = FORMAT_VERSION,
     migrations: Mapping[str, Mapping[int, Migration]] = MIGRATIONS,

@@ -15,10 +15,11 @@ or took meanwhile is left to it.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from . import events as ev
 from .errors import SessionError
+from .ids import SessionId
 from .loading import load_session, paused_gc
 from .session import LiveSession, Step
 from .storage import Batch, SessionLocked
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from .manager import InMemorySessionManager
 
 __all__ = ["recover_interrupted"]
+
+_CHUNK: Final = 500  # sessions loaded and paused at once (their documents stay cached)
 
 
 async def recover_interrupted(manager: InMemorySessionManager) -> int:
@@ -41,23 +44,32 @@ async def recover_interrupted(manager: InMemorySessionManager) -> int:
         for row in rows
         if row.holder is None and (row.orphaned or row.status == "running")
     ]
+    recovered = 0
+    for first in range(0, len(stuck), _CHUNK):
+        recovered += await _recover(manager, stuck[first : first + _CHUNK], INTERRUPTED)
+    return recovered
+
+
+async def _recover(manager: InMemorySessionManager, ids: list[SessionId], reason: str) -> int:
+    """Pause the sessions ``ids`` (one batch); returns how many were paused here."""
+    store = manager._store()
     prepared: list[tuple[LiveSession, Step]] = []
     now = datetime.now(UTC)
     with paused_gc:
-        for session_id in stuck:
+        for session_id in ids:
             try:
                 session = await load_session(store, session_id)
             except SessionError as error:
                 manager.damaged[session_id] = error
                 continue
             if session.state.status == "running":
-                prepared.append((session, session.prepare(ev.Paused(reason=INTERRUPTED), now)))
+                prepared.append((session, session.prepare(ev.Paused(reason=reason), now)))
     batch: Batch = [(s.id, (step.recorded,), step.state) for s, step in prepared]
     failed = await store.append_many(batch) if batch else {}
-    recovered = 0
     for session_id, failure in failed.items():
         if not isinstance(failure, SessionLocked):  # locked: another process has it now
             manager.damaged[session_id] = failure
+    recovered = 0
     for session, step in prepared:
         if session.id in failed:
             continue

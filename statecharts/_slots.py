@@ -32,6 +32,7 @@ DEFAULT_HOT_LIMIT: Final = 256
 DEFAULT_IDLE_SECONDS: Final = 30.0
 """Seconds after which a session nobody touched is let go (reloaded when needed)."""
 _SWEEP_EVERY: Final = 1024  # touches between two sweeps of idle sessions
+_monotonic = time.monotonic
 
 
 class Slot:
@@ -65,7 +66,7 @@ class Slots:
         self._slots: dict[SessionId, Slot] = {}
         self._hot: OrderedDict[SessionId, float] = OrderedDict()
         self._touches = 0
-        self._guard = threading.RLock()  # sessions may be driven from several threads
+        self._guard = threading.Lock()  # sessions may be driven from several threads
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -75,7 +76,8 @@ class Slots:
 
     def __iter__(self) -> Iterator[SessionId]:
         with self._guard:
-            return iter(sorted(self._slots))
+            ids = sorted(self._slots)
+        return iter(ids)
 
     def get(self, session_id: SessionId) -> Slot | None:
         """The session's slot, if the manager knows it."""
@@ -100,15 +102,18 @@ class Slots:
         """Count the session as just used (kept whole); let go of the coldest beyond the limit."""
         if not self.evicts:
             return
-        now = time.monotonic()
+        now = _monotonic()
+        hot = self._hot
         with self._guard:
-            self._hot[session_id] = now
-            self._hot.move_to_end(session_id)
-            if len(self._hot) > self.hot_limit:
-                self._evict_over_limit()
+            hot[session_id] = now
+            hot.move_to_end(session_id)
+            over = len(hot) > self.hot_limit
             self._touches += 1
-            if self._touches % _SWEEP_EVERY == 0:
-                self.sweep(now)
+            due = not self._touches % _SWEEP_EVERY
+        if over:
+            self._evict_over_limit()
+        if due:
+            self.sweep(now)
 
     def let_go(self, session_id: SessionId, *, by_holder: bool = False) -> None:
         """Drop the session's whole copy now (it is reloaded when needed), unless it is in use.
@@ -131,7 +136,9 @@ class Slots:
         return len(idle)
 
     def _evict_over_limit(self) -> None:
-        for session_id in list(self._hot):
+        with self._guard:
+            coldest = list(self._hot)
+        for session_id in coldest:
             if len(self._hot) <= self.hot_limit:
                 return
             self.let_go(session_id)

@@ -56,7 +56,7 @@ def _position(
     if held is not None and held.log.end.seq == seq:
         return held.log.end, held.log.last_line_start
     with LogFile.open(directory, session_id) as log_file:
-        end, line_start, _torn = log_file.tail(log_file.header()[1], os.fstat(log_file.fd).st_size)
+        end, line_start, _torn = log_file.tail(log_file.header_end(), os.fstat(log_file.fd).st_size)
         if end.seq == seq:
             return end, line_start
         return log_file.position_of(seq)

@@ -19,8 +19,11 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import stat
+import threading
 import zlib
-from collections.abc import Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, cast
@@ -111,7 +114,9 @@ class CheckpointFile(Record):
         return data, zlib.crc32(data)
 
 
-def parse_document(raw: Mapping[str, Any], path: Path, session_id: str) -> SessionDocument:
+def parse_document(
+    raw: Mapping[str, Any], path: Path | Callable[[], Path], session_id: str
+) -> SessionDocument:
     """A stored document, upgraded and validated; :class:`CorruptionError` when it is not one."""
 
     def invalid(message: str) -> CorruptionError:
@@ -187,8 +192,52 @@ def _table(directory: Directory, sync: bool) -> Table:
     return database.table(TABLE_NAME, cache_size=0)
 
 
+class _Parsed:
+    """Documents parsed lately, by file identity: a file rewritten is a new file (a new inode)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._documents: OrderedDict[tuple[str, int, int, int, int], SessionDocument] = (
+            OrderedDict()
+        )
+        self._guard = threading.Lock()
+
+    @staticmethod
+    def key(directory: Directory, session_id: str) -> tuple[str, int, int, int, int] | None:
+        status = directory.stat(DOCUMENT_NAME)
+        if status is None or not stat.S_ISREG(status.st_mode):
+            return None
+        return (session_id, status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+    def get(self, key: tuple[str, int, int, int, int] | None) -> SessionDocument | None:
+        if key is None:
+            return None
+        with self._guard:
+            return self._documents.get(key)
+
+    def put(self, key: tuple[str, int, int, int, int] | None, document: SessionDocument) -> None:
+        if key is None:
+            return
+        with self._guard:
+            self._documents[key] = document
+            self._documents.move_to_end(key)
+            while len(self._documents) > self.size:
+                self._documents.popitem(last=False)
+
+
+_parsed = _Parsed(512)
+
+
 def read_document(directory: Directory, session_id: SessionId) -> SessionDocument | None:
-    """The session's document (None when its directory has none)."""
+    """The session's document (None when its directory has none).
+
+    A document read (or written) lately, whose file has not changed since, is
+    not parsed again.
+    """
+    key = _parsed.key(directory, session_id)
+    cached = _parsed.get(key)
+    if cached is not None:
+        return cached
     raw = _table(directory, sync=False).get(doc_id=session_id)  # type: ignore[call-overload]
     if raw is None:
         if directory.stat(DOCUMENT_NAME) is None:
@@ -199,7 +248,12 @@ def read_document(directory: Directory, session_id: SessionId) -> SessionDocumen
             kind="invalid_document",
             session_id=session_id,
         )
-    return parse_document(cast(Mapping[str, Any], raw), directory.path / DOCUMENT_NAME, session_id)
+    document = parse_document(
+        cast(Mapping[str, Any], raw), lambda: directory.path / DOCUMENT_NAME, session_id
+    )
+    if key == _parsed.key(directory, session_id):  # not replaced while it was read
+        _parsed.put(key, document)
+    return document
 
 
 def write_document(directory: Directory, document: SessionDocument, *, sync: bool) -> None:
@@ -207,6 +261,7 @@ def write_document(directory: Directory, document: SessionDocument, *, sync: boo
     fields = document.model_dump(mode="json")
     # the whole database, written at once: one table, one document (TinyDB's own layout)
     _DocumentStorage(directory, sync=sync).write({TABLE_NAME: {document.id: fields}})
+    _parsed.put(_parsed.key(directory, document.id), document)
 
 
 @contextmanager
@@ -214,7 +269,7 @@ def document_lock(directory: Directory) -> Iterator[None]:
     """Hold the session's document for a read-modify-write (across processes)."""
     fd = directory.open_file(LOCK_NAME, os.O_RDWR, create=True)
     try:
-        with storage_errors("lock", directory.path / LOCK_NAME):
+        with storage_errors("lock", lambda: directory.path / LOCK_NAME):
             fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:

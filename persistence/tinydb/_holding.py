@@ -102,7 +102,7 @@ class Holdings:
         """An :class:`EventLog` of the session (not opened yet)."""
         return EventLog(
             lambda: self.layout.session_dir(session_id),
-            self.layout.path / "sessions" / session_id / LOG_NAME,
+            lambda: self.layout.path / "sessions" / session_id / LOG_NAME,
             session_id,
             self.durability,
             self.committer,
@@ -118,7 +118,8 @@ class Holdings:
         session_id, event_log = held.session_id, held.log
         with self._open_guard:
             if session_id in self._open:
-                self._open.move_to_end(session_id)
+                if next(reversed(self._open)) != session_id:
+                    self._open.move_to_end(session_id)
                 return event_log
         self._opened(session_id, event_log)
         return event_log
@@ -147,7 +148,7 @@ class Holdings:
         holder = self.owner().holder()
         with self.layout.session_dir(session_id) as directory, document_lock(directory):
             document = self.takeable(directory, session_id)
-            event_log = self.open_log(document)
+            event_log = self.open_log(document, directory)
             try:
                 write_document(directory, document.revised(holder=holder), sync=self.sync)
             except BaseException:
@@ -157,11 +158,11 @@ class Holdings:
         self.add(held)
         return held
 
-    def open_log(self, document: SessionDocument) -> EventLog:
+    def open_log(self, document: SessionDocument, directory: Directory | None = None) -> EventLog:
         """The session's log, open, and not ending before the seq its document records."""
         event_log = self.new_log(document.id)
         try:
-            event_log.open()
+            event_log.open(directory)
         except FileNotFoundError:
             raise CorruptionError(
                 "the session's log is missing",

@@ -22,23 +22,19 @@ is added — and every name read from the directory is checked before use.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from pathlib import Path
 from typing import Final, Literal
 
-from pydantic import ValidationError
-
 from statecharts import SessionId, SessionNotFound, is_session_id
 from statecharts.record import Record
 
-from ..errors import CorruptionError, StorageError
+from ..errors import StorageError
 from ..files import Directory, timestamp_suffix
+from ._owners import OWNERS_DIR
 
 log = logging.getLogger("persistence.tinydb")
-from ..limits import MAX_SMALL_FILE
-from ._owners import OWNERS_DIR
 
 __all__ = [
     "LAYOUT",
@@ -101,24 +97,6 @@ class Layout:
         for directory in (self.sessions, self.owners, self.root):
             if directory is not None:
                 directory.close()
-
-    # -- the marker -------------------------------------------------------------------------
-    def marker(self) -> StoreMarker | None:
-        """The store's marker (None when it has none yet)."""
-        data = self.root.read(MARKER_NAME, MAX_SMALL_FILE)
-        if data is None:
-            return None
-        try:
-            return StoreMarker.model_validate(json.loads(data))
-        except (ValueError, ValidationError):
-            raise CorruptionError(
-                "not a sessionchart store marker", self.path / MARKER_NAME, kind="bad_marker"
-            ) from None
-
-    def write_marker(self) -> None:
-        """Say, in the directory, that it is a store of this layout."""
-        marker = StoreMarker(layout=LAYOUT)
-        self.root.write_atomic(MARKER_NAME, marker.model_dump_json().encode())
 
     # -- sessions -----------------------------------------------------------------------------
     def _sessions(self) -> Directory:

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Final, NamedTuple, Self
+from typing import Any, Final, NamedTuple, Self
 
 from statecharts import TimestampedEvent
 
@@ -42,6 +42,7 @@ LOG_NAME: Final = "events.jsonl"
 """The name of a session's log in its directory."""
 
 _CHUNK: Final = 1 << 22
+_HEADER_GUESS: Final = 1 << 16  # a header with a usual configuration fits
 BATCH: Final = 2048
 """Events validated per pydantic call when a log is read."""
 
@@ -62,19 +63,26 @@ class LogFile:
     and ``torn`` the number of bytes of an incomplete line after it.
     """
 
-    def __init__(self, fd: int, path: Path, session_id: str) -> None:
+    def __init__(self, fd: int, path: Path | Callable[[], Path], session_id: str) -> None:
         self.fd = fd
-        self.path = path
+        self._path = path
         self.session_id = session_id
         self.end = LogPosition(0, 0, 0)
         self.last_line_start = 0
         self.torn = 0
 
+    @property
+    def path(self) -> Path:
+        """Where the log is (for messages; made when first asked for)."""
+        if callable(self._path):
+            self._path = self._path()
+        return self._path
+
     @classmethod
     def open(cls, directory: Directory, session_id: str) -> LogFile:
         """The log in a session's directory (``FileNotFoundError`` when there is none)."""
         fd = directory.open_file(LOG_NAME, os.O_RDONLY)
-        return cls(fd, directory.path / LOG_NAME, session_id)
+        return cls(fd, lambda: directory.path / LOG_NAME, session_id)
 
     def close(self) -> None:
         """Close the file (idempotent)."""
@@ -104,10 +112,35 @@ class LogFile:
 
     # -- the header -----------------------------------------------------------------------
     def header(self) -> tuple[LogHeader, LogPosition]:
-        """The log's header, checked, and the position after it."""
-        with storage_errors("read", self.path):
-            line = os.pread(self.fd, MAX_LINE + 1, 0)
-        newline = line.find(b"\n")
+        """The log's header, checked and validated whole, and the position after it."""
+        line, fields = self._header_line()
+        try:
+            header = LogHeader.model_validate(upgrade("header", fields, self.path))
+        except (ValueError, CorruptionError) as error:
+            raise self._fail("bad_header", 0, f"the header is not one: {error}") from None
+        except StorageError as error:  # a newer format
+            raise self._fail("bad_header", 0, str(error)) from None
+        return header, LogPosition(len(line), chain(line, 0), 0)
+
+    def header_end(self) -> LogPosition:
+        """The position after the header, whose line is checked (checksum, session) — not validated.
+
+        What appending and reading on need, without validating the whole
+        configuration the header holds (``verify`` does that).
+        """
+        line, _fields = self._header_line()
+        return LogPosition(len(line), chain(line, 0), 0)
+
+    def _header_line(self) -> tuple[bytes, dict[str, Any]]:
+        with storage_errors("read", lambda: self.path):
+            line = os.pread(self.fd, _HEADER_GUESS, 0)
+            newline = line.find(b"\n")
+            while newline < 0 and len(line) <= MAX_LINE:
+                more = os.pread(self.fd, min(len(line), MAX_LINE + 1 - len(line)), len(line))
+                if not more:
+                    break
+                line += more
+                newline = line.find(b"\n", len(line) - len(more))
 
         def fail(message: str) -> CorruptionError:
             return self._fail("bad_header", 0, message)
@@ -120,14 +153,12 @@ class LogFile:
         if checked is None or checked[0] != 0:
             raise fail("the header line is damaged")
         try:
-            header = LogHeader.model_validate(upgrade("header", decode_header(line), self.path))
-        except (ValueError, CorruptionError) as error:
+            fields = decode_header(line)
+        except ValueError as error:
             raise fail(f"the header is not one: {error}") from None
-        except StorageError as error:  # a newer format
-            raise fail(str(error)) from None
-        if header.session_id != self.session_id:
-            raise fail(f"the header is the one of session {header.session_id!r}")
-        return header, LogPosition(len(line), chain(line, 0), 0)
+        if fields.get("session_id") != self.session_id:
+            raise fail(f"the header is the one of session {fields.get('session_id')!r}")
+        return line, fields
 
     # -- the lines --------------------------------------------------------------------------
     def lines(self, start: LogPosition) -> Iterator[tuple[int, bytes, int]]:
@@ -144,7 +175,7 @@ class LogFile:
         try:
             pending = b""
             while True:
-                with storage_errors("read", self.path):
+                with storage_errors("read", lambda: self.path):
                     data = os.pread(self.fd, _CHUNK, read_at)
                 if not data:
                     break
@@ -202,7 +233,7 @@ class LogFile:
         if length <= 0 or length > MAX_LINE or line_start < 0:
             return "the position is invalid"
         try:
-            with storage_errors("read", self.path):
+            with storage_errors("read", lambda: self.path):
                 line = os.pread(self.fd, length, line_start)
         except StorageError as error:
             return str(error)
@@ -221,7 +252,7 @@ class LogFile:
         Reads only the end of the file (``size`` bytes long): what opening a log
         to append to it costs, whatever its length.
         """
-        with storage_errors("read", self.path):
+        with storage_errors("read", lambda: self.path):
             window = 1 << 16
             while True:
                 start = max(header_end.offset, size - window)
@@ -247,7 +278,7 @@ class LogFile:
 
     def position_of(self, seq: int) -> tuple[LogPosition, int]:
         """The position after line ``seq``, and where that line starts (reads from the start)."""
-        end = self.header()[1]
+        end = self.header_end()
         line_start = 0
         for at, line, number in self.lines(end):
             if number > seq:

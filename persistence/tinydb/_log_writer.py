@@ -54,12 +54,12 @@ class EventLog:
     def __init__(
         self,
         opener: Opener,
-        path: Path,
+        path: Path | Callable[[], Path],
         session_id: str,
         durability: Durability,
         committer: GroupCommitter | None,
     ) -> None:
-        self.path = path
+        self._path = path
         self.session_id = session_id
         self.durability = durability
         self.end = LogPosition(0, 0, 0)
@@ -75,35 +75,49 @@ class EventLog:
         self._closed = False  # for good: no reopening
 
     @property
+    def path(self) -> Path:
+        """Where the log is (for messages; made when first asked for)."""
+        if callable(self._path):
+            self._path = self._path()
+        return self._path
+
+    @property
     def is_open(self) -> bool:
         """Whether the file is open now (a suspended log is not)."""
         return self._fd >= 0
 
     # -- opening ----------------------------------------------------------------------------
-    def open(self) -> None:
+    def open(self, directory: Directory | None = None) -> None:
         """Open the log and find its end; an incomplete last line (a crash's) is cut off.
 
         The cut bytes are kept in ``events.jsonl.corrupt-<timestamp>`` beside it.
+        ``directory``: the session's directory, when the caller has it open.
         """
         with self._guard:
-            self._open_locked(first=True)
+            if directory is not None:
+                self._open_in(directory, first=True)
+            else:
+                self._open_locked(first=True)
 
     def _open_locked(self, *, first: bool) -> None:
         with self._opener() as directory:
-            fd = directory.open_file(LOG_NAME, os.O_RDWR | os.O_APPEND)
-            try:
-                status = os.fstat(fd)
-                if not first:
-                    self._check_same(status.st_ino, status.st_size, self.end.offset)
-                else:
-                    reader = LogFile(fd, self.path, self.session_id)
-                    end, line_start, torn = reader.tail(reader.header()[1], status.st_size)
-                    if torn:
-                        _cut_torn_tail(fd, directory, end.offset, torn)
-                    self.end, self.last_line_start = end, line_start
-            except BaseException:
-                os.close(fd)
-                raise
+            self._open_in(directory, first=first)
+
+    def _open_in(self, directory: Directory, *, first: bool) -> None:
+        fd = directory.open_file(LOG_NAME, os.O_RDWR | os.O_APPEND)
+        try:
+            status = os.fstat(fd)
+            if not first:
+                self._check_same(status.st_ino, status.st_size, self.end.offset)
+            else:
+                reader = LogFile(fd, self.path, self.session_id)
+                end, line_start, torn = reader.tail(reader.header_end(), status.st_size)
+                if torn:
+                    _cut_torn_tail(fd, directory, end.offset, torn)
+                self.end, self.last_line_start = end, line_start
+        except BaseException:
+            os.close(fd)
+            raise
         self._fd, self._inode = fd, status.st_ino
 
     def _check_same(self, inode: int, size: int, expected: int) -> None:

@@ -398,7 +398,7 @@ class TinyDBSessionStorage:
         for position, line_start in sorted(usable, key=lambda k: -k[0].seq):
             if log_file.position_problem(position, line_start) is None:
                 return position
-        return log_file.header()[1]
+        return log_file.header_end()
 
     # -- checkpoints -------------------------------------------------------------------------
     async def save_checkpoint(
