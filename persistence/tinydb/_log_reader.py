@@ -156,8 +156,11 @@ class LogFile:
             fields = decode_header(line)
         except ValueError as error:
             raise fail(f"the header is not one: {error}") from None
-        if fields.get("session_id") != self.session_id:
-            raise fail(f"the header is the one of session {fields.get('session_id')!r}")
+        owner = fields.get("session_id")
+        if fields.get("kind") != "header" or not isinstance(owner, str):
+            raise fail("the header is not one: no kind 'header' and session id")
+        if owner != self.session_id:
+            raise fail(f"the header is the one of session {owner!r}")
         return line, fields
 
     # -- the lines --------------------------------------------------------------------------
