@@ -100,6 +100,13 @@ def test_the_history_memory_is_an_edge() -> None:
     assert memory.get("style") == "dashed"
 
 
+def test_a_remembered_compound_state_is_pointed_at_through_its_cluster() -> None:
+    _, _, edges = _parts(to_dot(Factory, history={"hist": "machining"}))
+    (memory,) = (e for e in edges if "remembered" in _classes(e))
+    assert (memory.get_source(), memory.get_destination()) == ("hist", "machining_anchor_in")
+    assert memory.get("lhead") == '"cluster_machining"'
+
+
 def test_a_running_chart_shows_its_own_configuration_and_history() -> None:
     chart = SessionChart(max_iterations=2)
     chart.send("started")
@@ -130,6 +137,7 @@ def test_a_running_chart_shows_its_own_configuration_and_history() -> None:
         ({"visited_transitions": [("idle", "started", "idle")]}, "no transition idle --started"),
         ({"visited_transitions": [("idle", "nope", None)]}, "no transition idle --nope--> None"),
         ({"visited_transitions": [("created", "started", "paused")]}, "no transition created"),
+        ({"visited_transitions": [("created", "started", None)]}, "no transition created"),
     ],
 )
 def test_unknown_names_raise_value_error(marks: dict[str, Any], message: str) -> None:
