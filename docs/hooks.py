@@ -8,7 +8,7 @@
   :class:`statecharts.diagrams.GraphvizNotInstalled` when ``dot`` is missing);
 - these markers, each alone on a line of a page, are replaced:
   ``<!-- diagram: svg -->`` by that picture, ``<!-- diagram: table -->`` by the
-  state × event transition table with its legend, and ``<!-- diagram: mermaid -->``
+  transition table with its legend, and ``<!-- diagram: mermaid -->``
   by the chart's Mermaid text, in a collapsed block;
 - in every Markdown text, docstrings included: bare ``>>>`` examples (mkdocstrings
   would render them as nested quotes) are fenced as ``pycon`` code, and Sphinx roles

@@ -1,43 +1,58 @@
 """Diagrams drawn from a chart's definition, so that the picture cannot drift from the rules.
 
-Any python-statemachine chart class — :class:`~statecharts.chart.SessionChart` or
-another — becomes:
+python-statemachine draws charts itself (``statemachine.contrib.diagram``): it
+extracts a model from any chart class or running chart, and renders it as DOT
+(through pydot), Mermaid or a transition table, with compound and history
+states, guards and the active states highlighted.  This package uses that
+pipeline for every format, and adds only what it lacks:
 
-- Graphviz DOT text (:func:`to_dot`), written by this package: no Graphviz needed;
-- SVG or PNG (:func:`render`), drawn by Graphviz's ``dot`` program, which raises
-  :class:`GraphvizNotInstalled` (with how to install it) when ``dot`` is missing;
-- Mermaid ``stateDiagram-v2`` text (:func:`to_mermaid`), for Markdown;
-- a Markdown state × event transition table (:func:`transition_table`).
+- **our vocabulary** (:func:`describe`, in ``model``): the library's model with
+  states and events named by their ids, as the event log, the CLI and these
+  docs name them, and internal transitions kept and marked ``(internal)``;
+- **a DOT renderer that draws compound states right**
+  (:class:`~statecharts.diagrams.renderer.ChartDotRenderer`, in ``renderer``): a
+  subclass of the library's whose every override is explained there.  Without
+  it the DOT of ``SessionChart`` has an edge to a phantom ``running_anchor`` node
+  and ``completed`` inside ``running``, and its text changes on every run;
+- **the marks of a live view** (:func:`render_svg`, ``to_dot``'s keywords): a
+  session's configuration (the library's highlight, plus an active compound
+  state's tint), what its history state remembers, and the states and
+  transitions it went through;
+- **Graphviz missing** is :class:`GraphvizNotInstalled`, which says how to install it;
+- **the generated files** in ``diagrams/`` (``files``): ``python -m
+  statecharts.diagrams`` rewrites them, ``--check`` fails when one is stale; the
+  SVG carries a freshness stamp, so it is checked without Graphviz;
+- the site's picture is drawn at build time by the mkdocs hook (``docs/hooks.py``),
+  and ``cook diagram`` prints any format.
 
 Every output is deterministic: the same chart gives the same text, so generated
-files can be committed and checked.  ``python -m statecharts.diagrams`` rewrites
-``diagrams/`` (:func:`write_all`); with ``--check`` it writes nothing and exits
-non-zero naming the stale files (:func:`stale_files`).
+files can be committed and checked.
 
 >>> from statecharts.chart import SessionChart
 >>> print(to_mermaid(SessionChart).splitlines()[0])
 stateDiagram-v2
 
-This package belongs to the domain: it imports python-statemachine (and, to
-render, the ``graphviz`` package), never ``persistence`` or ``cook``.
+This package belongs to the domain: it imports python-statemachine (and pydot,
+through its diagram extra), never ``persistence`` or ``cook``.
 """
 
-from .dot import FORMATS, GraphvizNotInstalled, render, to_dot
+from .dot import FORMATS, GraphvizNotInstalled, render, render_svg, to_dot
 from .files import expected_files, main, stale_files, svg_is_fresh, write_all
+from .highlight import Step
 from .mermaid import to_mermaid
-from .model import ChartGraph, Edge, StateNode, describe
+from .model import ChartRef, describe
 from .table import transition_table
 
 __all__ = [
     "FORMATS",
-    "ChartGraph",
-    "Edge",
+    "ChartRef",
     "GraphvizNotInstalled",
-    "StateNode",
+    "Step",
     "describe",
     "expected_files",
     "main",
     "render",
+    "render_svg",
     "stale_files",
     "svg_is_fresh",
     "to_dot",

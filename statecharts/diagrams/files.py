@@ -24,7 +24,6 @@ from statemachine import StateChart
 from ..chart import SessionChart
 from .dot import GraphvizNotInstalled, header, pipe, to_dot
 from .mermaid import to_mermaid
-from .model import describe
 from .table import LEGEND, transition_table
 
 __all__ = ["expected_files", "main", "stale_files", "stamp_svg", "svg_is_fresh", "write_all"]
@@ -60,10 +59,9 @@ def svg_is_fresh(svg: str, dot: str) -> bool:
 
 
 def _table_page(chart_class: type[StateChart[Any]]) -> str:
-    graph = describe(chart_class)
     return (
-        f"<!-- {header(graph)} -->\n\n"
-        f"# {graph.name}: transitions\n\n{LEGEND}\n\n{transition_table(chart_class)}"
+        f"<!-- {header(chart_class)} -->\n\n"
+        f"# {chart_class.__name__}: transitions\n\n{LEGEND}\n\n{transition_table(chart_class)}"
     )
 
 

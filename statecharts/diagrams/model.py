@@ -1,201 +1,135 @@
-"""A chart class read once into a plain graph: the one input of every diagram format.
+"""The library's extracted model of a chart, made to speak the chart's own ids.
 
-:func:`describe` walks a python-statemachine chart class — its states in
-definition order, their sub-states, history pseudo-states and transitions — and
-returns a :class:`ChartGraph`.  Every renderer works from it, so the DOT, Mermaid
-and table outputs can never disagree, and the output is deterministic: nothing is
-sorted by hash or address, everything follows the order of the class body.
+:func:`describe` runs python-statemachine's ``extract`` and changes three things,
+the same for every renderer:
+
+- states are named by their ids and transitions labelled by their event ids
+  (``iteration_started``, not "Iteration started"): the vocabulary of the event
+  log, the CLI and the docs;
+- a transition that leaves the configuration as it is — targetless, or an internal
+  self-transition — is kept, marked ``(internal)``; the library would drop an
+  internal one that has no action, and draw a targetless one as a self-loop that
+  reads like an exit and re-entry;
+- every transition keeps its event ids (:class:`ChartTransition`), so that a step
+  of a session's history can be found among them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, fields
+from typing import Any, TypeAlias
 
 from statemachine import StateChart
+from statemachine.contrib.diagram.extract import extract
+from statemachine.contrib.diagram.model import (
+    ActionType,
+    DiagramGraph,
+    DiagramState,
+    DiagramTransition,
+    StateType,
+)
 from statemachine.state import State
 from statemachine.transition import Transition
 
-__all__ = ["ChartGraph", "Edge", "StateKind", "StateNode", "describe"]
+__all__ = [
+    "INTERNAL",
+    "ChartRef",
+    "ChartTransition",
+    "all_states",
+    "describe",
+    "event_ids",
+    "is_history",
+    "stays",
+]
 
-StateKind = Literal["atomic", "compound", "parallel", "final", "history", "deep_history"]
-"""What a node of the chart is; history kinds are pseudo-states."""
+ChartRef: TypeAlias = type[StateChart[Any]] | StateChart[Any]
+"""A chart class, or a running chart (whose configuration is then highlighted)."""
 
-
-@dataclass(frozen=True, slots=True)
-class StateNode:
-    """One state or history pseudo-state of a chart."""
-
-    id: str
-    kind: StateKind
-    parent: str | None
-    children: tuple[str, ...] = ()
-    """Sub-states, then history pseudo-states, in definition order."""
-    initial: str | None = None
-    """The child a compound state enters first (None for other kinds)."""
-
-    @property
-    def is_pseudo(self) -> bool:
-        """Whether this is a history pseudo-state rather than a state."""
-        return self.kind in ("history", "deep_history")
-
-    @property
-    def is_container(self) -> bool:
-        """Whether this state has sub-states (compound or parallel)."""
-        return self.kind in ("compound", "parallel")
+INTERNAL = "(internal)"
+"""The mark of a transition that leaves the configuration as it is."""
 
 
-@dataclass(frozen=True, slots=True)
-class Edge:
-    """One transition: a source, a target (None when targetless), its events and guards.
+@dataclass
+class ChartTransition(DiagramTransition):
+    """The library's transition, with its event ids and whether it is internal.
 
-    A history pseudo-state's default transition is an edge with no events.
+    ``event`` is the label the renderers print: the event ids, comma-separated,
+    then ``(internal)`` when :attr:`internal`.
     """
 
-    source: str
-    target: str | None
-    events: tuple[str, ...]
-    guards: tuple[str, ...] = ()
+    event_ids: tuple[str, ...] = ()
+    """The events that trigger it (none: an initial or a history default transition)."""
     internal: bool = False
-
-    @property
-    def targetless(self) -> bool:
-        """Whether taking it leaves the configuration as it is."""
-        return self.target is None
-
-    @property
-    def trigger(self) -> str:
-        """The events and guards, e.g. ``iteration_started [iteration_is_next, within_max]``."""
-        text = ", ".join(self.events)
-        if self.guards:
-            text = f"{text} [{', '.join(self.guards)}]".lstrip()
-        return text
-
-    @property
-    def label(self) -> str:
-        """:attr:`trigger`, marked ``(internal)`` when the configuration does not change."""
-        if self.targetless or self.internal:
-            return f"{self.trigger} (internal)".lstrip()
-        return self.trigger
+    """Whether it is marked ``(internal)``: targetless, or declared internal."""
 
 
-@dataclass(frozen=True, slots=True)
-class ChartGraph:
-    """A chart class as nodes and edges, in the order its class body declares them."""
-
-    name: str
-    """The chart class's name."""
-    source: str
-    """The chart class's qualified name, ``module.Class``."""
-    nodes: dict[str, StateNode]
-    """Every state and history pseudo-state by id, in document (pre-)order."""
-    roots: tuple[str, ...]
-    """The top-level states."""
-    initial: str
-    """The top-level initial state."""
-    edges: tuple[Edge, ...]
-    """Every transition except the implicit initial ones of compound states."""
-    events: tuple[str, ...]
-    """Every event id the chart accepts, in the chart's own order."""
-
-    def path(self, node_id: str) -> str:
-        """The dotted ids from the outermost ancestor, e.g. ``running.idle``."""
-        parts = [node_id]
-        parent = self.nodes[node_id].parent
-        while parent is not None:
-            parts.append(parent)
-            parent = self.nodes[parent].parent
-        return ".".join(reversed(parts))
-
-    def ancestors(self, node_id: str) -> Iterator[str]:
-        """The ids of a node's ancestors, innermost first."""
-        parent = self.nodes[node_id].parent
-        while parent is not None:
-            yield parent
-            parent = self.nodes[parent].parent
-
-    def leaves(self) -> list[str]:
-        """The states that are never containers: each is a row of the transition table."""
-        return [n.id for n in self.nodes.values() if not n.is_container and not n.is_pseudo]
-
-    def entered(self, node_id: str) -> str:
-        """The leaf actually entered when a transition targets ``node_id``."""
-        node = self.nodes[node_id]
-        while node.kind == "compound" and node.initial is not None:
-            node = self.nodes[node.initial]
-        return node.id
-
-
-def describe(chart_class: type[StateChart[Any]]) -> ChartGraph:
-    """Read a python-statemachine chart class into a :class:`ChartGraph`.
+def describe(chart: ChartRef) -> DiagramGraph:
+    """The library's model of a chart class (or instance), by ids; see the module's docstring.
 
     >>> from statecharts.chart import SessionChart
     >>> graph = describe(SessionChart)
-    >>> graph.roots
-    ('created', 'running', 'paused', 'completed', 'failed')
-    >>> [edge.label for edge in graph.edges if edge.source == "idle"]
-    ['iteration_started [iteration_is_next, within_max_iterations]', 'completed']
+    >>> [state.id for state in graph.states]
+    ['created', 'running', 'paused', 'completed', 'failed']
+    >>> [t.event for t in graph.transitions if t.source == "running"][:2]
+    ['command_executed (internal)', 'analysis_completed (internal)']
     """
-    if not (isinstance(chart_class, type) and issubclass(chart_class, StateChart)):
-        raise TypeError(f"expected a python-statemachine chart class, got {chart_class!r}")
-    nodes: dict[str, StateNode] = {}
-    edges: list[Edge] = []
-    _walk(chart_class.states, None, nodes, edges)
-    initial = chart_class.initial_state
-    if initial is None:  # pragma: no cover - python-statemachine rejects such classes
-        raise TypeError(f"{chart_class.__name__} has no initial state")
-    return ChartGraph(
-        name=chart_class.__name__,
-        source=f"{chart_class.__module__}.{chart_class.__qualname__}",
-        nodes=nodes,
-        roots=tuple(s.id for s in chart_class.states),
-        initial=initial.id,
-        edges=tuple(edges),
-        # the metaclass's ``events`` property is typed as the instance's method: read the dict
-        events=tuple(dict.fromkeys(str(e) for e in chart_class._events)),
-    )
+    if not isinstance(chart, StateChart) and not (
+        isinstance(chart, type) and issubclass(chart, StateChart)
+    ):
+        raise TypeError(f"expected a python-statemachine chart class, got {chart!r}")
+    graph = extract(chart)
+    for state in all_states(graph.states):
+        state.name = state.id
+        # internal transitions are drawn from the transitions themselves, once
+        state.actions = [a for a in state.actions if a.type is not ActionType.INTERNAL]
+    pairs = zip(graph.transitions, _transitions(chart.states), strict=True)
+    graph.transitions = [_by_id(drawn, declared) for drawn, declared in pairs]
+    return graph
 
 
-def _walk(
-    states: Iterable[State], parent: str | None, nodes: dict[str, StateNode], edges: list[Edge]
-) -> None:
+def _transitions(states: Iterable[State]) -> Iterator[Transition]:
+    """The chart's transitions in the order ``extract`` lists them."""
     for state in states:
-        nodes[state.id] = _node(state, parent)
-        edges.extend(_edge(t) for t in state.transitions if not t.initial)
-        _walk(state.states, state.id, nodes, edges)
+        yield from state.transitions
+        yield from _transitions(state.states)
         for history in state.history:
-            kind: StateKind = "deep_history" if history.type.is_deep else "history"
-            nodes[history.id] = StateNode(history.id, kind, state.id)
-            edges.extend(_edge(t) for t in history.transitions)
+            yield from history.transitions
 
 
-def _node(state: State, parent: str | None) -> StateNode:
-    children = tuple(s.id for s in state.states) + tuple(h.id for h in state.history)
-    if not state.states:
-        return StateNode(state.id, "final" if state.final else "atomic", parent)
-    if state.parallel:
-        return StateNode(state.id, "parallel", parent, children)
-    initial = next(
-        (t.target.id for t in state.transitions if t.initial and t.target is not None),
-        next((s.id for s in state.states if s.initial), state.states[0].id),
-    )
-    return StateNode(state.id, "compound", parent, children, initial)
+def _by_id(drawn: DiagramTransition, declared: Transition) -> ChartTransition:
+    assert drawn.source == declared.source.id, (drawn, declared)
+    copy = ChartTransition(**{f.name: getattr(drawn, f.name) for f in fields(drawn)})
+    copy.event_ids = event_ids(declared)
+    copy.internal = bool(declared.internal) or not drawn.targets
+    if declared.internal and drawn.targets == [drawn.source] and not declared.source.states:
+        copy.targets = []  # an atomic state's internal self-transition: it stays
+    copy.is_internal = False  # every transition is drawn, internal ones included
+    copy.event = ", ".join(copy.event_ids)
+    if copy.internal:
+        copy.event = f"{copy.event} {INTERNAL}".lstrip()
+    return copy
 
 
-def _edge(transition: Transition) -> Edge:
-    target: State | None = transition.target
-    return Edge(
-        source=transition.source.id,
-        target=None if target is None else target.id,
-        events=_event_ids(transition),
-        guards=tuple(str(spec) for spec in transition.cond if not spec.is_convention),
-        internal=bool(transition.internal) and target is not None,
-    )
-
-
-def _event_ids(transition: Transition) -> tuple[str, ...]:
+def event_ids(transition: Transition) -> tuple[str, ...]:
     """The transition's event ids, without the dotted SCXML aliases of underscore ones."""
     ids = [str(event) for event in transition.events]
     known = set(ids)
     return tuple(dict.fromkeys(e for e in ids if not ("." in e and e.replace(".", "_") in known)))
+
+
+def stays(transition: DiagramTransition) -> bool:
+    """Whether the transition has no target: the configuration stays as it is."""
+    return not transition.targets
+
+
+def is_history(state: DiagramState) -> bool:
+    """Whether the state is a history pseudo-state."""
+    return state.type in (StateType.HISTORY_SHALLOW, StateType.HISTORY_DEEP)
+
+
+def all_states(states: Iterable[DiagramState]) -> Iterator[DiagramState]:
+    """Every state of a tree, in document order (parents before their children)."""
+    for state in states:
+        yield state
+        yield from all_states(state.children)

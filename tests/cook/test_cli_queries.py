@@ -119,7 +119,7 @@ def test_diagram_formats(repo: Path, tmp_path: Path) -> None:
     mermaid = cook("diagram", "--format", "mermaid", cwd=repo).out
     assert mermaid.splitlines()[0] == "stateDiagram-v2"
     table = cook("diagram", "--format", "table", cwd=repo).out
-    assert "| `paused` |" in table
+    assert "| paused " in table  # a row per transition (python-statemachine's table)
     target = tmp_path / "chart.svg"
     assert cook("diagram", "--format", "svg", "-o", target, cwd=repo).code == 0
     assert target.read_text().lstrip().startswith("<?xml")

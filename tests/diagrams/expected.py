@@ -70,21 +70,30 @@ class Expected:
 
     source: State
     target: State | None
+    """None when the configuration stays: targetless, or an atomic state's internal loop."""
     events: tuple[str, ...]
     guards: tuple[str, ...]
     internal: bool
 
     @property
-    def trigger(self) -> str:
-        """``event [guard, ...]``."""
+    def event(self) -> str:
+        """The event ids, marked ``(internal)`` when the transition is internal."""
         text = ", ".join(self.events)
-        return f"{text} [{', '.join(self.guards)}]" if self.guards else text
+        return f"{text} (internal)" if self.internal else text
+
+    @property
+    def guard(self) -> str:
+        """The guards, comma-separated."""
+        return ", ".join(self.guards)
 
     @property
     def label(self) -> str:
-        """The trigger, marked internal when the configuration does not change."""
-        marked = self.target is None or self.internal
-        return f"{self.trigger} (internal)" if marked else self.trigger
+        """``event [guard, ...]``, as Mermaid writes it."""
+        return f"{self.event} [{self.guard}]" if self.guards else self.event
+
+
+def _stays(t: Any) -> bool:
+    return t.target is None or (bool(t.internal) and t.target is t.source and not t.source.states)
 
 
 def transitions(chart: type[Any]) -> list[Expected]:
@@ -92,10 +101,10 @@ def transitions(chart: type[Any]) -> list[Expected]:
     return [
         Expected(
             t.source,
-            t.target,
+            None if _stays(t) else t.target,
             tuple(str(e) for e in t.events),
             tuple(str(c) for c in t.cond),
-            bool(t.internal) and t.target is not None,
+            bool(t.internal) or t.target is None,
         )
         for state in all_states(chart)
         for t in state.transitions
