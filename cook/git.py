@@ -26,7 +26,10 @@ __all__ = [
     "add_worktree",
     "base_refs",
     "changes_between",
+    "check_worktree_free",
     "commits_since",
+    "current_branch",
+    "delete_branch",
     "delete_ref",
     "exclude",
     "head",
@@ -77,8 +80,24 @@ def run_git(
 
 
 def _failure(done: subprocess.CompletedProcess[str]) -> str:
-    lines = (done.stderr or done.stdout).strip().splitlines()
-    return lines[-1] if lines else f"exit status {done.returncode}"
+    """git's own reason for a failure, on one line (its lists of files joined, hints left out)."""
+    sentences: list[str] = []
+    files: list[str] = []
+    for raw in (done.stderr or done.stdout).splitlines():
+        line = raw.strip()
+        if not line or line == "Aborting" or line.startswith(("hint:", "Merge with strategy")):
+            continue
+        if raw[:1].isspace() and sentences and sentences[-1].endswith(":"):
+            files.append(line)  # a file of the list the sentence before announced
+            continue
+        if files:
+            sentences[-1] += " " + ", ".join(files)
+            files.clear()
+        sentences.append(line.removeprefix("error: ").removeprefix("fatal: "))
+    if files:
+        sentences[-1] += " " + ", ".join(files)
+    text = "; ".join(sentences)
+    return text[:500] if text else f"exit status {done.returncode}"
 
 
 def git(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> str:
@@ -212,23 +231,45 @@ def exclude(repo: Path, pattern: str) -> None:
             handle.write(pattern + "\n")
 
 
-def add_worktree(repo: Path, path: Path, branch: str) -> None:
-    """Create ``path`` as a worktree on a new ``branch`` from HEAD, or :class:`WorktreeTaken`."""
+def check_worktree_free(repo: Path, path: Path, branch: str) -> None:
+    """Raise :class:`WorktreeTaken` when ``path`` or ``branch`` exists already."""
     if path.exists():
         raise WorktreeTaken(f"worktree {path} already exists: choose another name")
     if git(repo, "branch", "--list", branch).strip():
         raise WorktreeTaken(f"branch {branch} already exists: choose another worktree name")
+
+
+def add_worktree(repo: Path, path: Path, branch: str) -> None:
+    """Create ``path`` as a worktree on a new ``branch`` from HEAD, or :class:`WorktreeTaken`."""
+    check_worktree_free(repo, path, branch)
     path.parent.mkdir(parents=True, exist_ok=True)
     git(repo, "worktree", "add", "--quiet", "-b", branch, str(path), "HEAD")
 
 
-def remove_worktree(repo: Path, path: Path) -> None:
-    """Remove a worktree (its branch stays)."""
-    git(repo, "worktree", "remove", "--force", str(path))
+def remove_worktree(repo: Path, path: Path, *, force: bool = True) -> None:
+    """Remove a worktree (its branch stays).
+
+    Without ``force``, git refuses (:class:`GitError`) to remove one that holds
+    changes never committed, which would be lost.
+    """
+    git(repo, "worktree", "remove", *(["--force"] if force else []), str(path))
+
+
+def delete_branch(repo: Path, branch: str) -> None:
+    """Delete ``branch`` (missing is fine)."""
+    git(repo, "branch", "-D", branch, check=False)
+
+
+def current_branch(repo: Path) -> str:
+    """The branch checked out in ``repo`` (``HEAD`` when it is detached)."""
+    return git(repo, "rev-parse", "--abbrev-ref", "HEAD", check=False).strip() or "HEAD"
 
 
 def merge(repo: Path, branch: str, message: str) -> str:
-    """Merge ``branch`` into what ``repo`` has checked out; on conflict abort and raise."""
+    """Merge ``branch`` into what ``repo`` has checked out; on failure abort and raise.
+
+    The error says why, in git's own words (local changes in the way, a conflict...).
+    """
     done = run_git(repo, "merge", "--no-ff", "--no-edit", "-m", message, branch)
     if done.returncode == 0:
         return head(repo)
@@ -239,4 +280,4 @@ def merge(repo: Path, branch: str, message: str) -> str:
         raise MergeConflict(
             f"merging {branch} conflicts in {', '.join(unmerged)}; the merge was aborted"
         )
-    raise GitError(f"merging {branch} into {repo} failed: {_failure(done)}")
+    raise GitError(f"git refused to merge {branch}: {_failure(done)}")

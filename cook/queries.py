@@ -6,6 +6,9 @@ the session, so they show the same thing whether the session runs here or
 elsewhere.  Between reads they wait: on a PostgreSQL store for the signal
 bridge to see the session move (LISTEN/NOTIFY, so a transition made on another
 machine shows at once), elsewhere for a short poll interval.
+
+Every command here only reads: it opens the store with
+:func:`~cook.store.open_for_reading`, which never creates one.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from statecharts.state import TERMINAL_STATUSES
 from statecharts.storage import as_durable
 
 from .display import describe, make_display
-from .store import open_manager, open_storage, project_dir, store_location
+from .outcome import Merge, Outcome, is_failed_step, step_timeouts, tolerated_steps
+from .store import open_for_reading, open_manager, project_dir, store_location
 from .views import session_detail, sessions_table
 
 __all__ = ["events", "follow", "sessions", "show", "watch"]
@@ -64,9 +68,13 @@ async def _new_events(storage: SessionStorage, session_id: SessionId) -> AsyncIt
         yield notified
 
 
+def _location(args: Namespace) -> str:
+    return store_location(project_dir(args.path), args.store)
+
+
 async def sessions(args: Namespace) -> int:
     """``cook sessions``: every session, or those with a ``--status``, or ``--active`` ones."""
-    manager = await open_manager(store_location(project_dir(args.path), args.store))
+    manager = await open_manager(_location(args), reading=True)
     try:
         wanted: set[str] | None = set(args.status) if args.status else None
         if args.active:
@@ -85,7 +93,7 @@ async def sessions(args: Namespace) -> int:
 
 async def show(args: Namespace) -> int:
     """``cook show ID``: the state, the progress and a table of the iterations."""
-    manager = await open_manager(store_location(project_dir(args.path), args.store))
+    manager = await open_manager(_location(args), reading=True)
     try:
         info = await manager.get_info(args.session_id)
     finally:
@@ -121,15 +129,18 @@ async def follow(
 
 async def events(args: Namespace) -> int:
     """``cook events ID``: the session's log; ``--follow`` waits for new events like tail -f."""
-    storage = open_storage(store_location(project_dir(args.path), args.store))
+    storage = open_for_reading(_location(args))
+    timeouts: dict[str, float] | None = None
     try:
-        async for recorded, _ in follow(storage, args.session_id, keep_following=args.follow):
+        async for recorded, session in follow(storage, args.session_id, keep_following=args.follow):
             if args.json:
                 print(recorded.model_dump_json(), flush=True)
             else:
+                timeouts = step_timeouts(session.config) if timeouts is None else timeouts
+                text = describe(recorded, timeouts)
                 print(
                     f"{recorded.seq:>5}  {recorded.timestamp:%Y-%m-%d %H:%M:%S}  "
-                    f"{recorded.event.kind:<20} {describe(recorded)}",
+                    f"{recorded.event.kind:<20} {text}",
                     flush=True,
                 )
     finally:
@@ -138,24 +149,34 @@ async def events(args: Namespace) -> int:
 
 
 async def watch(args: Namespace) -> int:
-    """``cook watch ID``: live progress of a session, wherever it runs, until it ends."""
-    storage = open_storage(store_location(project_dir(args.path), args.store))
+    """``cook watch ID``: live progress of a session, wherever it runs, until it ends.
+
+    Exits with the code the run itself gives its outcome (see :mod:`cook.outcome`).
+    """
+    storage = open_for_reading(_location(args))
     display = make_display(args.json)
+    failed = 0
+    tolerated: frozenset[str] = frozenset()
+    last = None
     try:
-        started = False
-        last = None
         async for recorded, session in follow(storage, args.session_id, keep_following=True):
-            if not started:
+            if last is None:
                 display.begin(
-                    session.id, session.config.max_iterations, len(session.config.workflow.steps)
+                    session.id,
+                    session.config.max_iterations,
+                    len(session.config.workflow.steps),
+                    step_timeouts(session.config),
                 )
-                started = True
+                tolerated = tolerated_steps(session.config)
             display.event(recorded, session.state)
+            failed += is_failed_step(recorded, tolerated)
             last = session
         display.end()
     finally:
         await as_durable(storage).close()
-    if last is not None:
-        display.message(f"session {last.id}: {last.state.status}")
-        return {"completed": 0, "failed": 1}.get(last.state.status, 0)
-    return 0
+    if last is None:
+        return 0
+    info = last.info()
+    outcome = Outcome(info.state.status, failed, Merge.recorded(info.progress.last_analysis))
+    display.message(f"session {last.id}: {info.state.status}")
+    return outcome.exit_code

@@ -454,7 +454,8 @@ class PostgresSessionStorage:
             heartbeat.stop()
         self._held.clear()
         try:
-            await self._rows("release", RELEASE, {"token": self.token, "id": None})
+            if heartbeat is not None:  # else it never owned a session: nothing to release
+                await self._rows("release", RELEASE, {"token": self.token, "id": None})
         except StorageError as error:  # the leases run out on their own
             log.warning("could not release the sessions of %s: %s", self, error)
         finally:

@@ -60,7 +60,7 @@ def test_show_a_session(repo: Path, finished: dict) -> None:  # type: ignore[typ
 
 def test_show_lists_failed_commands(repo: Path, tmp_path: Path) -> None:
     workflow = write_workflow(tmp_path / "wf.yaml", "- shell: exit 7\n- shell: echo x >> x\n")
-    assert cook("run", workflow, "-n", "1", cwd=repo).code == 0
+    assert cook("run", workflow, "-n", "1", cwd=repo).code == 7  # completed, a step failed
     text = cook("show", only_session(repo)["id"], cwd=repo).out
     assert "failed commands:\n  iteration 1: exit 7 (exit 7)" in text
 
@@ -113,13 +113,17 @@ def test_following_stops_on_ctrl_c(repo: Path, tmp_path: Path) -> None:
     assert err == "cook: interrupted\n"
 
 
-def test_diagram_formats(repo: Path, tmp_path: Path) -> None:
+def test_diagram_formats(repo: Path) -> None:
     dot = cook("diagram", cwd=repo)
     assert dot.code == 0 and dot.out.startswith("// generated from statecharts.chart.SessionChart")
     mermaid = cook("diagram", "--format", "mermaid", cwd=repo).out
     assert mermaid.splitlines()[0] == "stateDiagram-v2"
     table = cook("diagram", "--format", "table", cwd=repo).out
     assert "| `paused` |" in table
+
+
+@pytest.mark.needs_dot
+def test_diagram_pictures(repo: Path, tmp_path: Path) -> None:
     target = tmp_path / "chart.svg"
     assert cook("diagram", "--format", "svg", "-o", target, cwd=repo).code == 0
     assert target.read_text().lstrip().startswith("<?xml")

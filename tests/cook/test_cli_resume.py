@@ -1,4 +1,4 @@
-"""Crash and resume, through the installed ``cook`` command: SIGKILL, SIGINT, SIGTERM."""
+"""Crash and resume, through the installed ``cook`` command: SIGKILL, SIGINT, SIGTERM, SIGHUP."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def completed_iterations(repo: Path, session_id: str) -> list[int]:
     return numbers
 
 
-@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT", "SIGTERM", "SIGHUP"])
 def test_interrupted_during_an_iteration_then_resumed(repo: Path, tmp_path: Path, how: str) -> None:
     workflow = write_workflow(tmp_path / "wf.yaml", WAITING)
     mark = tmp_path / "step.pid"
