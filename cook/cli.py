@@ -19,7 +19,6 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from importlib import import_module
-from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
@@ -36,6 +35,13 @@ Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 STATUSES = ("created", "running", "paused", "completed", "failed")
 SHOWN_CHARS = 60
 """How much of a bad argument an error quotes."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""The signals that stop a command (:data:`cook.interrupts.SIGNALS`, without importing it).
+
+:func:`main` blocks them from its start; :class:`cook.interrupts.Interrupts`
+unblocks them once its handlers are in place, and blocks them again at the end
+(a signal after the command's work is done changes nothing).
+"""
 
 
 def _quoted(text: str) -> str:
@@ -280,22 +286,6 @@ def _check(parser: Parser, args: argparse.Namespace) -> None:
 
 
 # -- running a command ----------------------------------------------------------------------
-def _interrupted(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-def _signals() -> None:
-    """SIGTERM and SIGHUP end a command as Ctrl-C does: ``cook: interrupted``, exit 130.
-
-    A signal the command was started with ignored (``nohup``, a background job)
-    stays ignored; ``cook run`` and ``cook resume`` take them over once they
-    start (:mod:`cook.interrupts`), to pause the session instead.
-    """
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(sig) is signal.SIG_DFL:
-            signal.signal(sig, _interrupted)
-
-
 def _standard_streams() -> None:
     """Give a closed stdin, stdout or stderr ``/dev/null``: what is written there is dropped.
 
@@ -328,18 +318,23 @@ def _store_option(args: argparse.Namespace) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """Import the command's module and run it, its signals handled by :mod:`cook.interrupts`."""
     module, _, name = args.handler.partition(":")
     handler: Command = getattr(import_module(f"cook.{module}"), name)
     import asyncio  # noqa: PLC0415 - not for --help
 
-    return asyncio.run(handler(args))
+    from .interrupts import guarded  # noqa: PLC0415
+
+    return asyncio.run(guarded(handler, args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``cook`` with ``argv``; returns the exit code."""
     args = argparse.Namespace()
+    # Ctrl-C, SIGTERM and SIGHUP wait until the command's handlers are in place: an
+    # interrupt in the middle of an import can crash an extension module (pydantic's).
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
-        _signals()
         _standard_streams()
         parser = build_parser()
         args = parser.parse_args(argv)

@@ -33,7 +33,7 @@ from statecharts.state import TERMINAL_STATUSES
 from . import git
 from .display import Display, JsonDisplay, make_display
 from .errors import InvalidInput, one_line
-from .interrupts import Interrupts
+from .interrupts import Interrupts, current
 from .outcome import Merge, Outcome, failed_steps, step_timeouts
 from .output import surviving
 from .runner import Runner, worktree_branch, worktree_path
@@ -103,58 +103,58 @@ async def _create(
 
 async def run(args: Namespace) -> int:
     """``cook run WORKFLOW``: create a session and drive it."""
-    with Interrupts() as interrupts:
-        workflow = load_workflow(Path(args.workflow))
-        project = git.repo_root((args.path or Path.cwd()).absolute().resolve())
-        config = _config(args, workflow, project)
-        _check_place(config)
-        location = store_location(project, args.store)
-        git.exclude(project, "/.sessionchart/")
-        manager = await open_manager(location)
-        try:
-            session_id = await _create(manager, config, interrupts)
-            return await drive(
-                manager,
-                session_id,
-                config,
-                json_output=args.json,
-                location=location,
-                interrupts=interrupts,
-            )
-        finally:
-            await manager.aclose()
+    interrupts = current()
+    workflow = load_workflow(Path(args.workflow))
+    project = git.repo_root((args.path or Path.cwd()).absolute().resolve())
+    config = _config(args, workflow, project)
+    _check_place(config)
+    location = store_location(project, args.store)
+    git.exclude(project, "/.sessionchart/")
+    manager = await open_manager(location)
+    try:
+        session_id = await _create(manager, config, interrupts)
+        return await drive(
+            manager,
+            session_id,
+            config,
+            json_output=args.json,
+            location=location,
+            interrupts=interrupts,
+        )
+    finally:
+        interrupts.hold()  # the store is closed whatever comes
+        await manager.aclose()
 
 
 async def resume(args: Namespace) -> int:
     """``cook resume ID``: carry on a paused (or interrupted) session where it stopped."""
-    with Interrupts() as interrupts:
-        location = store_location(project_dir(args.path), args.store)
-        manager = await open_manager(location, existing=True)
-        try:
-            info = await manager.get_info(args.session_id)
-            if info.state.status in TERMINAL_STATUSES:
-                await manager.resume_session(args.session_id)  # the chart refuses, and says why
-            config = info.config
-            if not config.project_path.is_dir():
-                raise InvalidInput(
-                    f"the project of session {args.session_id} is gone: {config.project_path}"
-                )
-            worktree = _worktree(config)
-            if worktree is not None and not worktree[0].is_dir():
-                raise InvalidInput(
-                    f"the worktree of session {args.session_id} is gone: {worktree[0]}"
-                )
-            interrupts.hold()
-            return await drive(
-                manager,
-                args.session_id,
-                config,
-                json_output=args.json,
-                location=location,
-                interrupts=interrupts,
+    interrupts = current()
+    location = store_location(project_dir(args.path), args.store)
+    manager = await open_manager(location, existing=True)
+    try:
+        info = await manager.get_info(args.session_id)
+        if info.state.status in TERMINAL_STATUSES:
+            await manager.resume_session(args.session_id)  # the chart refuses, and says why
+        config = info.config
+        if not config.project_path.is_dir():
+            raise InvalidInput(
+                f"the project of session {args.session_id} is gone: {config.project_path}"
             )
-        finally:
-            await manager.aclose()
+        worktree = _worktree(config)
+        if worktree is not None and not worktree[0].is_dir():
+            raise InvalidInput(f"the worktree of session {args.session_id} is gone: {worktree[0]}")
+        interrupts.hold()
+        return await drive(
+            manager,
+            args.session_id,
+            config,
+            json_output=args.json,
+            location=location,
+            interrupts=interrupts,
+        )
+    finally:
+        interrupts.hold()  # the store is closed whatever comes
+        await manager.aclose()
 
 
 def _output_lost(session_id: str) -> None:
@@ -207,6 +207,8 @@ async def drive(
         except Exception as error:
             await _stop_after(manager, session_id, error)
             raise
+        finally:
+            interrupts.detach()
         await manager.drain_signals(timeout=10)
     finally:
         signals.state_changed.disconnect(on_event)

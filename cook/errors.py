@@ -64,6 +64,9 @@ class InvalidInput(ValueError):
     """Something the person asked for cannot be done as asked (exit code 4)."""
 
 
+OWN_PACKAGES = ("cook", "persistence", "statecharts")
+"""Whose errors' messages are one line by design (a newline in them is a name's: kept)."""
+
 _CODES: tuple[tuple[str, str, ExitCode], ...] = (
     ("cook.errors", "UsageError", ExitCode.USAGE),
     ("cook.workflow", "WorkflowNotFound", ExitCode.NOT_FOUND),
@@ -126,5 +129,9 @@ def one_line(error: BaseException) -> str:
         first = errors()[0]
         where = ".".join(str(part) for part in first.get("loc", ())) or title
         return printable(f"{title}: {where}: {first.get('msg', 'invalid')}")
-    lines = str(error).strip().splitlines()
-    return printable(lines[0]) if lines else type(error).__name__
+    text = str(error).strip()
+    if not text:
+        return type(error).__name__
+    if type(error).__module__.split(".")[0] in OWN_PACKAGES:  # one line by design: all of it
+        return printable(text)
+    return printable(text.splitlines()[0])

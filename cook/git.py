@@ -18,10 +18,13 @@ from pathlib import Path
 
 from statecharts import CommitInfo, IterationChanges
 
+from .errors import printable
+
 __all__ = [
     "GitError",
     "MergeConflict",
     "NotAGitRepository",
+    "NotUTF8",
     "WorktreeTaken",
     "add_worktree",
     "base_refs",
@@ -57,26 +60,40 @@ class WorktreeTaken(GitError):
     """A worktree or branch of that name already exists."""
 
 
+class NotUTF8(GitError):
+    """git named a file or directory whose name is not UTF-8 where cook needs it as a path."""
+
+
 class MergeConflict(GitError):
     """Merging a session's branch back conflicted; the merge was aborted."""
 
 
 def run_git(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
+    cwd: Path, *args: str, env: dict[str, str] | None = None, errors: str = "strict"
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``git args`` in ``cwd`` (with ``env`` added); the caller looks at the outcome."""
+    """Run ``git args`` in ``cwd`` (with ``env`` added); the caller looks at the outcome.
+
+    Its output is read as UTF-8; with ``errors="replace"``, bytes that are not
+    (a file name in another encoding) are replaced, else they are a :class:`GitError`.
+    """
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
     try:
         return subprocess.run(  # noqa: S603 - our own arguments
             ["git", *args],  # noqa: S607 - git from PATH, as a person would run it
             cwd=cwd,
             capture_output=True,
-            text=True,
+            encoding="utf-8",
+            errors=errors,
             env=env,
             check=False,
         )
     except FileNotFoundError as error:
-        raise GitError(f"cannot run git in {cwd}: {error.strerror}") from None
+        raise GitError(f"cannot run git in {printable(str(cwd))}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise NotUTF8(
+            f"git {args[0]} in {printable(str(cwd))} names something that is not UTF-8: "
+            "cook needs UTF-8 file and directory names there"
+        ) from None
 
 
 def _failure(done: subprocess.CompletedProcess[str]) -> str:
@@ -100,9 +117,15 @@ def _failure(done: subprocess.CompletedProcess[str]) -> str:
     return text[:500] if text else f"exit status {done.returncode}"
 
 
-def git(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> str:
+def git(
+    cwd: Path,
+    *args: str,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    errors: str = "strict",
+) -> str:
     """Run ``git args`` in ``cwd`` and return its standard output (raise when it fails)."""
-    done = run_git(cwd, *args, env=env)
+    done = run_git(cwd, *args, env=env, errors=errors)
     if check and done.returncode != 0:
         raise GitError(f"git {' '.join(args)} failed in {cwd}: {_failure(done)}")
     return done.stdout
@@ -110,10 +133,16 @@ def git(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = 
 
 def repo_root(path: Path) -> Path:
     """The top of the work tree ``path`` is in, or :class:`NotAGitRepository`."""
-    if not path.is_dir():
-        raise NotAGitRepository(f"{path} is not a directory")
+    try:
+        found = path.is_dir()
+    except OSError as error:  # a name too long, say
+        raise NotAGitRepository(f"{printable(str(path))}: {error.strerror}") from None
+    if not found:
+        raise NotAGitRepository(f"{printable(str(path))} is not a directory")
     try:
         return Path(git(path, "rev-parse", "--show-toplevel").strip())
+    except NotUTF8:
+        raise
     except GitError:
         raise NotAGitRepository(f"{path} is not a git repository") from None
 
@@ -134,6 +163,7 @@ def commits_since(path: Path, base: str) -> tuple[CommitInfo, ...]:
         "--reverse",
         f"--format=%H{_FIELD}%s{_FIELD}%an <%ae>{_FIELD}%aI{_RECORD}",
         f"{base}..HEAD",
+        errors="replace",
     )
     commits = []
     for record in out.split(_RECORD):
@@ -175,7 +205,10 @@ def changes_between(
     """
     files: list[Path] = []
     added = removed = 0
-    numstat = git(path, "diff", "--numstat", "--no-renames", "-z", start_tree, snapshot(path))
+    tree = snapshot(path)
+    numstat = git(
+        path, "diff", "--numstat", "--no-renames", "-z", start_tree, tree, errors="replace"
+    )
     for entry in numstat.split("\0"):
         if not entry:
             continue
@@ -221,14 +254,20 @@ def exclude(repo: Path, pattern: str) -> None:
     """Keep ``pattern`` out of git's view locally (``info/exclude``, not the user's .gitignore)."""
     common = Path(git(repo, "rev-parse", "--git-common-dir").strip())
     info = (repo / common if not common.is_absolute() else common) / "info"
-    info.mkdir(parents=True, exist_ok=True)
     exclude_file = info / "exclude"
-    existing = exclude_file.read_text(encoding="utf-8") if exclude_file.exists() else ""
-    if pattern not in existing.splitlines():
-        with exclude_file.open("a", encoding="utf-8") as handle:
-            if existing and not existing.endswith("\n"):
-                handle.write("\n")
-            handle.write(pattern + "\n")
+    try:
+        info.mkdir(parents=True, exist_ok=True)
+        existing = exclude_file.read_text(encoding="utf-8") if exclude_file.exists() else ""
+        if pattern not in existing.splitlines():
+            with exclude_file.open("a", encoding="utf-8") as handle:
+                if existing and not existing.endswith("\n"):
+                    handle.write("\n")
+                handle.write(pattern + "\n")
+    except (OSError, UnicodeDecodeError) as error:
+        why = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+        raise GitError(
+            f"cannot keep {pattern} out of git's view in {exclude_file}: {why}"
+        ) from None
 
 
 def check_worktree_free(repo: Path, path: Path, branch: str) -> None:

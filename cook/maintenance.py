@@ -51,7 +51,11 @@ async def diagram(args: Namespace) -> int:
 def _write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` whole (or not at all), saying why when it cannot be done."""
     shown = printable(str(path))
-    if path.is_dir():
+    try:
+        directory = path.is_dir()
+    except OSError as error:  # a name too long, say
+        raise InvalidInput(f"cannot write {shown}: {error.strerror}") from None
+    if directory:
         raise InvalidInput(f"cannot write {shown}: it is a directory: give a file name")
     scratch = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:

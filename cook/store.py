@@ -22,7 +22,7 @@ from pathlib import Path
 from statecharts import InMemorySessionManager, SessionStorage
 
 from . import git
-from .errors import InvalidInput
+from .errors import InvalidInput, printable
 from .runner import STORE_DIR_NAME
 
 __all__ = [
@@ -51,7 +51,7 @@ class StoreNotFound(LookupError):
     def __init__(self, location: str) -> None:
         self.location = location
         super().__init__(
-            f"no store at {location} (nothing has run here yet): "
+            f"no store at {printable(location)} (nothing has run here yet): "
             "give --store (or set SESSIONCHART_STORE), or start a session with `cook run`"
         )
 
@@ -83,8 +83,14 @@ def shown_location(location: str) -> str:
 def project_dir(path: Path | None) -> Path:
     """The project a command is about: the git work tree ``path`` is in, else ``path`` itself."""
     base = (path or Path.cwd()).absolute()
-    if not base.is_dir():
-        raise InvalidInput(f"{base} is not a directory: give --path an existing project")
+    try:
+        found = base.is_dir()
+    except OSError as error:  # a name too long, say
+        raise InvalidInput(f"{printable(str(base))}: {error.strerror}") from None
+    if not found:
+        raise InvalidInput(
+            f"{printable(str(base))} is not a directory: give --path an existing project"
+        )
     try:
         return git.repo_root(base.resolve())
     except git.NotAGitRepository:
@@ -122,7 +128,13 @@ def open_storage(location: str, *, create: bool = True) -> SessionStorage:
     if is_database_url(location):
         return _postgres(location)
     database = Path(location) / DATABASE_NAME
-    if not create and not database.is_file():
+    try:
+        found = create or database.is_file()
+    except OSError as error:  # a name too long, say
+        raise InvalidInput(
+            f"cannot use the store {printable(location)}: {error.strerror}"
+        ) from None
+    if not found:
         raise StoreNotFound(location)
     from persistence import TinyDBSessionStorage  # noqa: PLC0415
 

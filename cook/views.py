@@ -52,7 +52,7 @@ def mode_text(info: SessionInfo) -> str:
 def _status_text(info: SessionInfo) -> str:
     match info.state:
         case state.Paused(reason=reason):
-            return f"paused ({reason})" if reason else "paused"
+            return f"paused ({printable(reason)})" if reason else "paused"
         case state.Running(phase=phase):
             return f"running ({phase})"
         case other:
@@ -78,7 +78,7 @@ def sessions_table(infos: list[SessionInfo]) -> list[str]:
             f"{info.progress.iterations_completed}/{info.progress.total_iterations}",
             duration_text(info.progress.duration),
             mode_text(info),
-            info.config.workflow.name or "-",
+            printable(info.config.workflow.name) or "-",
         ]
         for info in infos
     ]

@@ -247,3 +247,47 @@ def test_a_damaged_log_points_at_verify_and_repair(repo: Path, store: Path) -> N
         "; `cook verify` shows the damage, `cook repair` fixes what is safe to fix"
     )
     assert "Traceback" not in done.err and done.err.count("\n") == 1
+
+
+def test_names_too_long_newlines_and_other_encodings(repo: Path, tmp_path: Path) -> None:
+    """A name over the system's limit was an internal error (exit 70, a traceback); a newline
+    in a store's name cut its message short; a project whose name is not UTF-8 said only
+    "'utf-8' codec can't decode byte 0xff"."""
+    long = "a" * 5000
+    workflow = write_workflow(tmp_path / "wf.yaml", OK_WORKFLOW)
+    for args in (
+        ["sessions", "--store", long],
+        ["sessions", "--path", long],
+        ["verify", "--store", long],
+        ["run", str(workflow), "--path", long],
+        ["diagram", "-o", str(tmp_path / long)],
+    ):
+        done = cook(*args, cwd=repo)
+        assert done.code == 4, (args, done.err)
+        assert done.err.startswith("cook: error: ") and done.err.endswith("File name too long\n")
+        assert done.err.count("\n") == 1
+    done = cook("sessions", "--store", tmp_path / "two\nlines", cwd=repo)
+    assert done.code == 3
+    assert done.err.startswith(f"cook: error: no store at {tmp_path}/two\\nlines (nothing")
+    assert_nothing_made(repo)
+    odd = tmp_path / "caf\udcff"  # the byte 0xff: not UTF-8
+    odd.mkdir()
+    sh(odd, "git", "init", "-q")
+    done = cook("run", workflow, cwd=odd)
+    assert done.code == 4
+    assert done.err == (
+        f"cook: error: git rev-parse in {tmp_path}/caf\\udcff names something that is not "
+        "UTF-8: cook needs UTF-8 file and directory names there\n"
+    )
+
+
+def test_a_file_name_that_is_not_utf8_does_not_stop_a_run(repo: Path, tmp_path: Path) -> None:
+    """A step that made such a file crashed the run at the end of the iteration (left running)."""
+    workflow = write_workflow(
+        tmp_path / "wf.yaml", "steps:\n  - shell: touch \"$(printf '\\377').txt\"\n"
+    )
+    done = cook("run", workflow, "-n", "1", cwd=repo)
+    assert done.code == 0, done.err
+    session = only_session(repo)
+    assert session["state"]["status"] == "completed"
+    assert session["progress"]["files_changed"] == ["\ufffd.txt"]

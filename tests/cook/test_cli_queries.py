@@ -148,3 +148,16 @@ def test_verify_and_repair_a_damaged_store(repo: Path, finished: dict) -> None: 
     assert repaired.code == 0, repaired.out
     assert cook("verify", cwd=repo).code == 0
     assert list(log.parent.glob(f"{finished['id']}.jsonl.corrupt-*"))  # a copy was kept
+
+
+def test_what_a_workflow_says_is_shown_on_one_line(repo: Path, tmp_path: Path) -> None:
+    """A workflow named with a newline or a terminal escape broke `cook sessions`' table."""
+    workflow = write_workflow(
+        tmp_path / "wf.yaml", 'name: "two\\nlines \\e[2J"\nsteps:\n  - shell: echo x >> x\n'
+    )
+    assert cook("run", workflow, "-n", "1", cwd=repo).code == 0
+    table = cook("sessions", cwd=repo).out.splitlines()
+    assert len(table) == 2
+    assert table[1].endswith("two\\nlines \\x1b[2J")
+    shown = cook("show", only_session(repo)["id"], cwd=repo).out
+    assert "workflow  two\\nlines \\x1b[2J in " in shown and "\x1b" not in shown

@@ -17,14 +17,15 @@ from .conftest import sh
 SLOW = "steps:\n  - shell: 'echo \"$COOK_ITERATION\" >> slow.txt; sleep 0.5'\n"
 
 
-def handles_sigterm(pid: int) -> bool:
-    """Whether the process has taken SIGTERM over (then cook's main() is running)."""
+def started(pid: int) -> bool:
+    """Whether cook's main() runs: it blocks SIGTERM at once (until its handlers are in place)."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except FileNotFoundError:
         return False
+    blocked = int(status.split("SigBlk:")[1].split()[0], 16)
     caught = int(status.split("SigCgt:")[1].split()[0], 16)
-    return bool(caught & (1 << (signal.SIGTERM - 1)))
+    return bool((blocked | caught) & (1 << (signal.SIGTERM - 1)))
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=str)
@@ -37,7 +38,7 @@ def test_a_signal_at_any_moment_of_a_start(repo: Path, tmp_path: Path, sig: sign
         name = f"w{number}"
         runner = start("run", workflow, "-n", "3", "--worktree", name, "--store", store, cwd=repo)
         deadline = time.monotonic() + 30
-        while not handles_sigterm(runner.pid) and time.monotonic() < deadline:
+        while not started(runner.pid) and time.monotonic() < deadline:
             time.sleep(0.001)
         time.sleep(delay)
         runner.send_signal(sig)
