@@ -258,3 +258,36 @@ def test_json_output_stays_json_and_errors_stay_on_stderr(repo: Path, tmp_path: 
     missing = cook("show", "01ARZ3NDEKTSV4RRFFQ69G5FAV", "--json", cwd=repo)
     assert missing.code == 3 and missing.out == ""
     assert missing.err == "cook: error: unknown session id '01ARZ3NDEKTSV4RRFFQ69G5FAV'\n"
+
+
+def test_every_command_to_a_closed_pipe(repo: Path, tmp_path: Path) -> None:
+    """`cook ... | head -c 1`: each command ends quietly, with no traceback."""
+    workflow = write_workflow(tmp_path / "wf.yaml", COMMITTING)
+    assert cook("run", workflow, "-n", "2", cwd=repo).code == 0
+    session_id = only_session(repo)["id"]
+    for args in (
+        "--help",
+        "run --help",
+        "sessions",
+        "sessions --json",
+        f"show {session_id}",
+        f"show {session_id} --json",
+        f"events {session_id}",
+        f"events {session_id} --json --follow",
+        f"watch {session_id}",
+        "verify",
+        "diagram",
+        "diagram --format table",
+    ):
+        done = subprocess.run(
+            f"'{COOK}' {args} | head -c 1 >/dev/null; echo \"code ${{PIPESTATUS[0]}}\" >&2",
+            shell=True,
+            executable="/bin/bash",
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            env=env(),
+            timeout=60,
+            check=False,
+        )
+        assert done.stderr == "code 0\n", (args, done.stderr)
