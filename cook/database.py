@@ -12,7 +12,7 @@ from argparse import Namespace
 
 import persistence
 
-from .errors import UsageError
+from .errors import InvalidInput
 from .store import is_database_url, project_dir, store_location
 
 __all__ = ["migrate"]
@@ -22,7 +22,7 @@ async def migrate(args: Namespace) -> int:
     """``cook db migrate [--store URL]``: bring the store's schema to this package's version."""
     location = store_location(project_dir(args.path), args.store)
     if not is_database_url(location):
-        raise UsageError(
+        raise InvalidInput(
             "cook db migrate is for a PostgreSQL store: give --store postgresql://... "
             "(or set SESSIONCHART_STORE); the TinyDB store needs no migration"
         )

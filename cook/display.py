@@ -4,6 +4,8 @@ A display learns of events through :meth:`Display.event` — fed from the
 manager's signals for a session run here, or from the store's log for a
 session run elsewhere (``cook watch``) — and of steps from the runner.
 Calls may come from several threads; each display serialises its output.
+What a workflow or a store says (commands, names, reasons) is shown with its
+control characters written out, and never read as rich markup.
 """
 
 from __future__ import annotations
@@ -11,22 +13,27 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from statecharts import SessionState, TimestampedEvent, events
 
+from .errors import printable
 from .steps import StepResult
-from .views import plural
+from .views import exit_text, plural
 from .workflow import Step
 
 __all__ = ["Display", "JsonDisplay", "PlainDisplay", "RichDisplay", "describe", "make_display"]
 
 
-def describe(recorded: TimestampedEvent) -> str:  # noqa: PLR0911 - one return per kind
-    """One line for an event, as people read it."""
+def describe(  # noqa: PLR0911 - one return per kind
+    recorded: TimestampedEvent, timeouts: Mapping[str, float] | None = None
+) -> str:
+    """One line for an event, as people read it (``timeouts``: each step's, by command)."""
     match recorded.event:
         case events.Started():
             return "session started"
@@ -38,14 +45,15 @@ def describe(recorded: TimestampedEvent) -> str:  # noqa: PLR0911 - one return p
                 f"+{c.lines_added} -{c.lines_removed}, {plural(len(c.git_commits), 'commit')}"
             )
         case events.CommandExecuted() as run:
-            mark = "ok" if run.success else f"FAILED (exit {run.exit_code})"
-            return f"{run.command}: {mark} in {run.duration.total_seconds():.1f} s"
+            timeout = (timeouts or {}).get(run.command)
+            mark = "ok" if run.success else f"FAILED ({exit_text(run.exit_code, timeout)})"
+            return printable(f"{run.command}: {mark} in {run.duration.total_seconds():.1f} s")
         case events.AnalysisCompleted(results=results):
-            return f"analysis: {results.summary or results.analyzer or 'done'}"
+            return printable(f"analysis: {results.summary or results.analyzer or 'done'}")
         case events.Paused(reason=reason):
-            return f"paused: {reason or 'no reason given'}"
+            return printable(f"paused: {reason or 'no reason given'}")
         case events.Failed(error=error):
-            return f"failed: {error}"
+            return printable(f"failed: {error}")
         case other:
             return f"session {other.kind}"
 
@@ -56,9 +64,17 @@ class Display:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
         self.lock = threading.Lock()
+        self.timeouts: Mapping[str, float] = {}
 
-    def begin(self, session_id: str, total_iterations: int, steps: int) -> None:
-        """The session is about to be driven (or watched)."""
+    def begin(
+        self,
+        session_id: str,
+        total_iterations: int,
+        steps: int,
+        timeouts: Mapping[str, float] | None = None,
+    ) -> None:
+        """The session is about to be driven (or watched); ``timeouts``: its steps', by command."""
+        self.timeouts = timeouts or {}
 
     def event(self, recorded: TimestampedEvent, state: SessionState) -> None:
         """An event was recorded; ``state`` is where it led."""
@@ -88,11 +104,11 @@ class PlainDisplay(Display):
 
     def event(self, recorded: TimestampedEvent, state: SessionState) -> None:
         """Print the event."""
-        self._print(f"#{recorded.seq} {describe(recorded)}")
+        self._print(f"#{recorded.seq} {describe(recorded, self.timeouts)}")
 
     def step_started(self, iteration: int, index: int, step: Step) -> None:
         """Print the step about to run."""
-        self._print(f"  iteration {iteration}, step {index + 1}: {step.label}")
+        self._print(f"  iteration {iteration}, step {index + 1}: {printable(step.label)}")
 
     def step_output(self, line: str) -> None:
         """Print the step's output, indented."""
@@ -138,8 +154,15 @@ class RichDisplay(Display):
         self.steps = self.progress.add_task("steps", total=1, visible=False)
         self.started = False
 
-    def begin(self, session_id: str, total_iterations: int, steps: int) -> None:
+    def begin(
+        self,
+        session_id: str,
+        total_iterations: int,
+        steps: int,
+        timeouts: Mapping[str, float] | None = None,
+    ) -> None:
         """Show the bars."""
+        super().begin(session_id, total_iterations, steps, timeouts)
         self.progress.update(
             self.iterations,
             total=total_iterations,
@@ -161,14 +184,17 @@ class RichDisplay(Display):
                 self.progress.update(self.steps, completed=0)
                 self.progress.update(self.iterations, completed=recorded.event.number - 1)
             self.progress.console.print(
-                f"[dim]#{recorded.seq}[/dim] {describe(recorded)}", highlight=False, markup=True
+                f"[dim]#{recorded.seq}[/dim] {escape(describe(recorded, self.timeouts))}",
+                highlight=False,
+                markup=True,
             )
 
     def step_started(self, iteration: int, index: int, step: Step) -> None:
         """Name the running step on its bar."""
         with self.lock:
+            label = escape(printable(step.label))
             self.progress.update(
-                self.steps, completed=index, description=f"iteration {iteration}: {step.label}"
+                self.steps, completed=index, description=f"iteration {iteration}: {label}"
             )
 
     def step_output(self, line: str) -> None:

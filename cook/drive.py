@@ -1,15 +1,21 @@
-"""``cook run``, ``cook resume`` and ``cook demo``: the commands that drive a session."""
+"""``cook run`` and ``cook resume``: the commands that drive a session.
+
+``cook run`` checks everything it can before it creates anything: the
+workflow, the repository, the worktree's name, the store.  Then it creates the
+session's worktree and the session together (a failure in between removes the
+worktree and its branch again), and the runner drives the session.  The exit
+code is the session's outcome (:mod:`cook.outcome`); the summary names the
+store actually used and, in worktree mode, where the worktree and branch are.
+
+The output may go away (``cook run wf.yaml | head``): the session goes on to
+its end regardless, and the exit code is still its outcome (:mod:`cook.output`).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import signal
-import tempfile
+import contextlib
+import sys
 from argparse import Namespace
-from collections.abc import Iterator
-from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +25,6 @@ from statecharts import (
     SessionConfig,
     SessionId,
     SessionOptions,
-    SessionState,
     Worktree,
     signals,
 )
@@ -27,26 +32,22 @@ from statecharts.state import TERMINAL_STATUSES
 
 from . import git
 from .display import Display, JsonDisplay, make_display
-from .errors import UsageError
+from .errors import InvalidInput, one_line
+from .interrupts import Interrupts, current
+from .outcome import Merge, Outcome, failed_steps, step_timeouts
+from .output import surviving
 from .runner import Runner, worktree_branch, worktree_path
 from .store import open_manager, project_dir, shown_location, store_location
 from .views import summary_lines
 from .workflow import Workflow, load_workflow
 
-__all__ = ["demo", "exit_code_of", "resume", "run"]
-
-INTERRUPTED_EXIT = 130
-
-
-def exit_code_of(state: SessionState) -> int:
-    """0 when the session completed, 1 when it failed, 130 when it was paused by a signal."""
-    return {"completed": 0, "failed": 1}.get(state.status, INTERRUPTED_EXIT)
+__all__ = ["drive", "resume", "run"]
 
 
 def _config(args: Namespace, workflow: Workflow, project: Path) -> SessionConfig:
     iterations = args.iterations or workflow.max_iterations
     if iterations is None:
-        raise UsageError("how many iterations? give -n N or set max_iterations in the workflow")
+        raise InvalidInput("how many iterations? give -n N or set max_iterations in the workflow")
     mode = Worktree(name=args.worktree) if args.worktree else Direct()
     options = SessionOptions(
         fail_fast=args.fail_fast,
@@ -64,70 +65,131 @@ def _config(args: Namespace, workflow: Workflow, project: Path) -> SessionConfig
     )
 
 
-def _prepare_place(config: SessionConfig) -> None:
-    """Check the repository and create the session's worktree (before the session exists)."""
-    project = config.project_path
-    git.head(project)  # a repository with at least one commit
-    git.exclude(project, "/.sessionchart/")
+def _worktree(config: SessionConfig) -> tuple[Path, str] | None:
+    """Where the session's worktree is, and its branch (None in direct mode)."""
     mode = config.execution_mode
-    if isinstance(mode, Worktree):
-        git.add_worktree(project, worktree_path(project, mode.name), worktree_branch(mode.name))
+    if not isinstance(mode, Worktree):
+        return None
+    return worktree_path(config.project_path, mode.name), worktree_branch(mode.name)
+
+
+def _check_place(config: SessionConfig) -> None:
+    """The repository has a commit, and the worktree's name is free (nothing is made yet)."""
+    git.head(config.project_path)
+    worktree = _worktree(config)
+    if worktree is not None:
+        git.check_worktree_free(config.project_path, *worktree)
+
+
+async def _create(
+    manager: InMemorySessionManager, config: SessionConfig, interrupts: Interrupts
+) -> SessionId:
+    """Create the worktree and the session, both or neither (signals wait meanwhile)."""
+    interrupts.hold()
+    worktree = _worktree(config)
+    made = False
+    try:
+        if worktree is not None:
+            git.add_worktree(config.project_path, *worktree)
+            made = True
+        return await manager.create_session(config)
+    except BaseException:
+        if made and worktree is not None:
+            with contextlib.suppress(git.GitError):
+                git.remove_worktree(config.project_path, worktree[0])
+            git.delete_branch(config.project_path, worktree[1])
+        raise
 
 
 async def run(args: Namespace) -> int:
     """``cook run WORKFLOW``: create a session and drive it."""
+    interrupts = current()
     workflow = load_workflow(Path(args.workflow))
-    project = git.repo_root((args.path or Path.cwd()).resolve())
+    project = git.repo_root((args.path or Path.cwd()).absolute().resolve())
     config = _config(args, workflow, project)
-    _prepare_place(config)
-    manager = await open_manager(store_location(project, args.store))
+    _check_place(config)
+    location = store_location(project, args.store)
+    git.exclude(project, "/.sessionchart/")
+    manager = await open_manager(location)
     try:
-        session_id = await manager.create_session(config)
-        return await drive(manager, session_id, config, make_display(args.json), args.store)
+        session_id = await _create(manager, config, interrupts)
+        return await drive(
+            manager,
+            session_id,
+            config,
+            json_output=args.json,
+            location=location,
+            interrupts=interrupts,
+        )
     finally:
+        interrupts.hold()  # the store is closed whatever comes
         await manager.aclose()
 
 
 async def resume(args: Namespace) -> int:
     """``cook resume ID``: carry on a paused (or interrupted) session where it stopped."""
-    project = project_dir(args.path)
-    manager = await open_manager(store_location(project, args.store))
+    interrupts = current()
+    location = store_location(project_dir(args.path), args.store)
+    manager = await open_manager(location, existing=True)
     try:
         info = await manager.get_info(args.session_id)
         if info.state.status in TERMINAL_STATUSES:
             await manager.resume_session(args.session_id)  # the chart refuses, and says why
         config = info.config
-        mode = config.execution_mode
-        if isinstance(mode, Worktree):
-            place = worktree_path(git.repo_root(config.project_path), mode.name)
-            if not place.is_dir():
-                raise UsageError(f"the worktree of session {args.session_id} is gone: {place}")
-        return await drive(manager, args.session_id, config, make_display(args.json), args.store)
+        if not config.project_path.is_dir():
+            raise InvalidInput(
+                f"the project of session {args.session_id} is gone: {config.project_path}"
+            )
+        worktree = _worktree(config)
+        if worktree is not None and not worktree[0].is_dir():
+            raise InvalidInput(f"the worktree of session {args.session_id} is gone: {worktree[0]}")
+        interrupts.hold()
+        return await drive(
+            manager,
+            args.session_id,
+            config,
+            json_output=args.json,
+            location=location,
+            interrupts=interrupts,
+        )
     finally:
+        interrupts.hold()  # the store is closed whatever comes
         await manager.aclose()
 
 
-@contextmanager
-def _interrupts(runner: Runner) -> Iterator[None]:
-    """Ctrl-C and SIGTERM pause the session (instead of killing the process)."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, runner.interrupt, f"interrupted by {sig.name}")
-    try:
-        yield
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+def _output_lost(session_id: str) -> None:
+    """Say once, on stderr, that the session goes on although its output is gone."""
+    with contextlib.suppress(OSError, ValueError):
+        print(
+            f"cook: the output was closed; session {session_id} goes on to its end "
+            f"(`cook watch {session_id}` follows it)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+async def _stop_after(
+    manager: InMemorySessionManager, session_id: SessionId, error: Exception
+) -> None:
+    """An error stopped the runner: pause the session (if it runs) so that it can be resumed."""
+    with contextlib.suppress(Exception):
+        if (await manager.get_state(session_id)).status == "running":
+            await manager.pause_session(session_id, reason=f"cook stopped: {one_line(error)}")
+            error.add_note(f"session {session_id} is paused: `cook resume {session_id}` carries on")
 
 
 async def drive(
     manager: InMemorySessionManager,
     session_id: SessionId,
     config: SessionConfig,
-    display: Display,
-    store: str | None,
+    *,
+    json_output: bool,
+    location: str,
+    interrupts: Interrupts,
 ) -> int:
-    """Run the session to its end with ``display`` showing it; the exit code of its outcome."""
+    """Run the session to its end, showing it; the exit code of its outcome."""
+    stream = surviving(sys.stdout, lambda: _output_lost(session_id))
+    display = make_display(json_output, stream)
     runner = Runner(manager, session_id, config, display)
 
     def on_event(sender: str, **data: Any) -> None:
@@ -135,73 +197,49 @@ async def drive(
             display.event(data["event"], data["new_state"])
 
     signals.state_changed.connect(on_event)
-    display.begin(session_id, config.max_iterations, len(runner.workflow.steps))
+    display.begin(
+        session_id, config.max_iterations, len(runner.workflow.steps), step_timeouts(config)
+    )
     try:
-        with _interrupts(runner):
+        interrupts.attach(runner)
+        try:
             state = await runner.run()
+        except Exception as error:
+            await _stop_after(manager, session_id, error)
+            raise
+        finally:
+            interrupts.detach()
         await manager.drain_signals(timeout=10)
     finally:
         signals.state_changed.disconnect(on_event)
         display.end()
+    return await _report(manager, session_id, state.status, display, shown_location(location))
+
+
+async def _report(
+    manager: InMemorySessionManager,
+    session_id: SessionId,
+    status: str,
+    display: Display,
+    store: str,
+) -> int:
+    """Print the summary (or the JSON document) and return the outcome's exit code."""
     info = await manager.get_info(session_id)
+    failed = failed_steps(info)
+    if failed is None:
+        failed = failed_steps(info, await manager.get_events(session_id)) or 0
+    outcome = Outcome(status, failed, Merge.recorded(info.progress.last_analysis))
+    worktree = _worktree(info.config)
     if isinstance(display, JsonDisplay):
-        display.document({"summary": info.model_dump(mode="json", exclude={"config"})})
+        document = {
+            "summary": info.model_dump(mode="json", exclude={"config"}),
+            "outcome": outcome.as_json(),
+            "store": store,
+            "worktree": None if worktree is None else str(worktree[0]),
+            "branch": None if worktree is None else worktree[1],
+        }
+        display.document(document)
     else:
-        location = shown_location(store or str(config.project_path / ".sessionchart"))
-        for line in summary_lines(info, location):
+        for line in summary_lines(info, store, outcome, worktree):
             display.message(line)
-    return exit_code_of(state)
-
-
-DEMO_REPO_FILES = {"README.md": "# cook demo\n\nA scratch repository for `cook demo`.\n"}
-
-
-def _demo_repository(root: Path) -> Path:
-    repo = root / "project"
-    repo.mkdir()
-    for name, text in DEMO_REPO_FILES.items():
-        (repo / name).write_text(text, encoding="utf-8")
-    for command in (
-        ("init", "-q", "-b", "main"),
-        ("config", "user.name", "cook demo"),
-        ("config", "user.email", "demo@sessionchart.invalid"),
-        ("config", "commit.gpgsign", "false"),
-        ("add", "README.md"),
-        ("commit", "-q", "-m", "initial commit"),
-    ):
-        git.git(repo, *command)
-    return repo
-
-
-async def demo(args: Namespace) -> int:
-    """``cook demo``: 3 iterations of a shipped workflow in a worktree of a scratch repository."""
-    if shutil.which("git") is None:
-        raise UsageError("cook demo needs git on the PATH")
-    root = Path(tempfile.mkdtemp(prefix="cook-demo-"))
-    repo = _demo_repository(root)
-    workflow_file = root / "demo.yaml"
-    workflow_file.write_text(
-        resources.files("cook").joinpath("workflows/demo.yaml").read_text(encoding="utf-8"),
-        encoding="utf-8",
-    )
-    display = make_display(args.json)
-    display.message(f"demo repository: {repo}")
-    run_args = Namespace(
-        workflow=str(workflow_file),
-        path=repo,
-        store=args.store,
-        iterations=3,
-        worktree="demo",
-        focus="the demo",
-        fail_fast=True,
-        auto_merge=True,
-        no_metrics=False,
-        verbose=args.verbose,
-        json=args.json,
-    )
-    code = await run(run_args)
-    log = git.git(repo, "log", "--oneline", "--graph", "-n", "6")
-    display.message("the demo's commits, merged back into main:")
-    for line in log.splitlines():
-        display.message(f"  {line}")
-    return code
+    return outcome.exit_code

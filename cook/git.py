@@ -18,15 +18,21 @@ from pathlib import Path
 
 from statecharts import CommitInfo, IterationChanges
 
+from .errors import printable
+
 __all__ = [
     "GitError",
     "MergeConflict",
     "NotAGitRepository",
+    "NotUTF8",
     "WorktreeTaken",
     "add_worktree",
     "base_refs",
     "changes_between",
+    "check_worktree_free",
     "commits_since",
+    "current_branch",
+    "delete_branch",
     "delete_ref",
     "exclude",
     "head",
@@ -54,36 +60,72 @@ class WorktreeTaken(GitError):
     """A worktree or branch of that name already exists."""
 
 
+class NotUTF8(GitError):
+    """git named a file or directory whose name is not UTF-8 where cook needs it as a path."""
+
+
 class MergeConflict(GitError):
     """Merging a session's branch back conflicted; the merge was aborted."""
 
 
 def run_git(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
+    cwd: Path, *args: str, env: dict[str, str] | None = None, errors: str = "strict"
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``git args`` in ``cwd`` (with ``env`` added); the caller looks at the outcome."""
+    """Run ``git args`` in ``cwd`` (with ``env`` added); the caller looks at the outcome.
+
+    Its output is read as UTF-8; with ``errors="replace"``, bytes that are not
+    (a file name in another encoding) are replaced, else they are a :class:`GitError`.
+    """
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
     try:
         return subprocess.run(  # noqa: S603 - our own arguments
             ["git", *args],  # noqa: S607 - git from PATH, as a person would run it
             cwd=cwd,
             capture_output=True,
-            text=True,
+            encoding="utf-8",
+            errors=errors,
             env=env,
             check=False,
         )
     except FileNotFoundError as error:
-        raise GitError(f"cannot run git in {cwd}: {error.strerror}") from None
+        raise GitError(f"cannot run git in {printable(str(cwd))}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise NotUTF8(
+            f"git {args[0]} in {printable(str(cwd))} names something that is not UTF-8: "
+            "cook needs UTF-8 file and directory names there"
+        ) from None
 
 
 def _failure(done: subprocess.CompletedProcess[str]) -> str:
-    lines = (done.stderr or done.stdout).strip().splitlines()
-    return lines[-1] if lines else f"exit status {done.returncode}"
+    """git's own reason for a failure, on one line (its lists of files joined, hints left out)."""
+    sentences: list[str] = []
+    files: list[str] = []
+    for raw in (done.stderr or done.stdout).splitlines():
+        line = raw.strip()
+        if not line or line == "Aborting" or line.startswith(("hint:", "Merge with strategy")):
+            continue
+        if raw[:1].isspace() and sentences and sentences[-1].endswith(":"):
+            files.append(line)  # a file of the list the sentence before announced
+            continue
+        if files:
+            sentences[-1] += " " + ", ".join(files)
+            files.clear()
+        sentences.append(line.removeprefix("error: ").removeprefix("fatal: "))
+    if files:
+        sentences[-1] += " " + ", ".join(files)
+    text = "; ".join(sentences)
+    return text[:500] if text else f"exit status {done.returncode}"
 
 
-def git(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> str:
+def git(
+    cwd: Path,
+    *args: str,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    errors: str = "strict",
+) -> str:
     """Run ``git args`` in ``cwd`` and return its standard output (raise when it fails)."""
-    done = run_git(cwd, *args, env=env)
+    done = run_git(cwd, *args, env=env, errors=errors)
     if check and done.returncode != 0:
         raise GitError(f"git {' '.join(args)} failed in {cwd}: {_failure(done)}")
     return done.stdout
@@ -91,10 +133,16 @@ def git(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = 
 
 def repo_root(path: Path) -> Path:
     """The top of the work tree ``path`` is in, or :class:`NotAGitRepository`."""
-    if not path.is_dir():
-        raise NotAGitRepository(f"{path} is not a directory")
+    try:
+        found = path.is_dir()
+    except OSError as error:  # a name too long, say
+        raise NotAGitRepository(f"{printable(str(path))}: {error.strerror}") from None
+    if not found:
+        raise NotAGitRepository(f"{printable(str(path))} is not a directory")
     try:
         return Path(git(path, "rev-parse", "--show-toplevel").strip())
+    except NotUTF8:
+        raise
     except GitError:
         raise NotAGitRepository(f"{path} is not a git repository") from None
 
@@ -115,6 +163,7 @@ def commits_since(path: Path, base: str) -> tuple[CommitInfo, ...]:
         "--reverse",
         f"--format=%H{_FIELD}%s{_FIELD}%an <%ae>{_FIELD}%aI{_RECORD}",
         f"{base}..HEAD",
+        errors="replace",
     )
     commits = []
     for record in out.split(_RECORD):
@@ -156,7 +205,10 @@ def changes_between(
     """
     files: list[Path] = []
     added = removed = 0
-    numstat = git(path, "diff", "--numstat", "--no-renames", "-z", start_tree, snapshot(path))
+    tree = snapshot(path)
+    numstat = git(
+        path, "diff", "--numstat", "--no-renames", "-z", start_tree, tree, errors="replace"
+    )
     for entry in numstat.split("\0"):
         if not entry:
             continue
@@ -202,33 +254,61 @@ def exclude(repo: Path, pattern: str) -> None:
     """Keep ``pattern`` out of git's view locally (``info/exclude``, not the user's .gitignore)."""
     common = Path(git(repo, "rev-parse", "--git-common-dir").strip())
     info = (repo / common if not common.is_absolute() else common) / "info"
-    info.mkdir(parents=True, exist_ok=True)
     exclude_file = info / "exclude"
-    existing = exclude_file.read_text(encoding="utf-8") if exclude_file.exists() else ""
-    if pattern not in existing.splitlines():
-        with exclude_file.open("a", encoding="utf-8") as handle:
-            if existing and not existing.endswith("\n"):
-                handle.write("\n")
-            handle.write(pattern + "\n")
+    try:
+        info.mkdir(parents=True, exist_ok=True)
+        existing = exclude_file.read_text(encoding="utf-8") if exclude_file.exists() else ""
+        if pattern not in existing.splitlines():
+            with exclude_file.open("a", encoding="utf-8") as handle:
+                if existing and not existing.endswith("\n"):
+                    handle.write("\n")
+                handle.write(pattern + "\n")
+    except (OSError, UnicodeDecodeError) as error:
+        why = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+        raise GitError(
+            f"cannot keep {pattern} out of git's view in {exclude_file}: {why}"
+        ) from None
 
 
-def add_worktree(repo: Path, path: Path, branch: str) -> None:
-    """Create ``path`` as a worktree on a new ``branch`` from HEAD, or :class:`WorktreeTaken`."""
+def check_worktree_free(repo: Path, path: Path, branch: str) -> None:
+    """Raise :class:`WorktreeTaken` when ``path`` or ``branch`` exists already."""
     if path.exists():
         raise WorktreeTaken(f"worktree {path} already exists: choose another name")
     if git(repo, "branch", "--list", branch).strip():
         raise WorktreeTaken(f"branch {branch} already exists: choose another worktree name")
+
+
+def add_worktree(repo: Path, path: Path, branch: str) -> None:
+    """Create ``path`` as a worktree on a new ``branch`` from HEAD, or :class:`WorktreeTaken`."""
+    check_worktree_free(repo, path, branch)
     path.parent.mkdir(parents=True, exist_ok=True)
     git(repo, "worktree", "add", "--quiet", "-b", branch, str(path), "HEAD")
 
 
-def remove_worktree(repo: Path, path: Path) -> None:
-    """Remove a worktree (its branch stays)."""
-    git(repo, "worktree", "remove", "--force", str(path))
+def remove_worktree(repo: Path, path: Path, *, force: bool = True) -> None:
+    """Remove a worktree (its branch stays).
+
+    Without ``force``, git refuses (:class:`GitError`) to remove one that holds
+    changes never committed, which would be lost.
+    """
+    git(repo, "worktree", "remove", *(["--force"] if force else []), str(path))
+
+
+def delete_branch(repo: Path, branch: str) -> None:
+    """Delete ``branch`` (missing is fine)."""
+    git(repo, "branch", "-D", branch, check=False)
+
+
+def current_branch(repo: Path) -> str:
+    """The branch checked out in ``repo`` (``HEAD`` when it is detached)."""
+    return git(repo, "rev-parse", "--abbrev-ref", "HEAD", check=False).strip() or "HEAD"
 
 
 def merge(repo: Path, branch: str, message: str) -> str:
-    """Merge ``branch`` into what ``repo`` has checked out; on conflict abort and raise."""
+    """Merge ``branch`` into what ``repo`` has checked out; on failure abort and raise.
+
+    The error says why, in git's own words (local changes in the way, a conflict...).
+    """
     done = run_git(repo, "merge", "--no-ff", "--no-edit", "-m", message, branch)
     if done.returncode == 0:
         return head(repo)
@@ -239,4 +319,4 @@ def merge(repo: Path, branch: str, message: str) -> str:
         raise MergeConflict(
             f"merging {branch} conflicts in {', '.join(unmerged)}; the merge was aborted"
         )
-    raise GitError(f"merging {branch} into {repo} failed: {_failure(done)}")
+    raise GitError(f"git refused to merge {branch}: {_failure(done)}")

@@ -6,6 +6,9 @@ the session, so they show the same thing whether the session runs here or
 elsewhere.  Between reads they wait: on a PostgreSQL store for the signal
 bridge to see the session move (LISTEN/NOTIFY, so a transition made on another
 machine shows at once), elsewhere for a short poll interval.
+
+Every command here only reads: it opens the store with
+:func:`~cook.store.open_for_reading`, which never creates one.
 """
 
 from __future__ import annotations
@@ -20,16 +23,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import persistence
 from statecharts import (
     LiveSession,
+    SessionError,
     SessionId,
     SessionNotFound,
     SessionStorage,
     TimestampedEvent,
 )
-from statecharts.state import TERMINAL_STATUSES
+from statecharts.state import ACTIVE_STATUSES, TERMINAL_STATUSES
 from statecharts.storage import as_durable
 
 from .display import describe, make_display
-from .store import open_manager, open_storage, project_dir, store_location
+from .outcome import Merge, Outcome, is_failed_step, step_timeouts, tolerated_steps
+from .output import warn
+from .store import open_for_reading, open_manager, project_dir, store_location
 from .views import session_detail, sessions_table
 
 __all__ = ["events", "follow", "sessions", "show", "watch"]
@@ -64,28 +70,60 @@ async def _new_events(storage: SessionStorage, session_id: SessionId) -> AsyncIt
         yield notified
 
 
+def _location(args: Namespace) -> str:
+    return store_location(project_dir(args.path), args.store)
+
+
 async def sessions(args: Namespace) -> int:
-    """``cook sessions``: every session, or those with a ``--status``, or ``--active`` ones."""
-    manager = await open_manager(store_location(project_dir(args.path), args.store))
+    """``cook sessions``: the newest sessions first, filtered by status, workflow, creation time.
+
+    Only the sessions shown are read whole (their latest checkpoint and the few
+    events after it): a store of 10,000 sessions lists as fast as one of 10.
+    """
+    manager = await open_manager(_location(args), reading=True)
     try:
         wanted: set[str] | None = set(args.status) if args.status else None
         if args.active:
-            wanted = (wanted or {"created", "running", "paused"}) - set(TERMINAL_STATUSES)
-        infos = await manager.list_sessions(wanted)
+            wanted = (wanted or set(ACTIVE_STATUSES)) - set(TERMINAL_STATUSES)
+        page = args.limit or None
+        infos = await manager.list_sessions(
+            wanted,
+            workflow=args.workflow,
+            since=args.since,
+            newest_first=True,
+            limit=None if page is None else page + 1,
+        )
+        damaged = dict(manager.damaged)
     finally:
         await manager.aclose()
+    more = page is not None and len(infos) > page
+    infos = infos[:page]
+    report_damaged(damaged, args)
     if args.json:
         print(json.dumps([info.model_dump(mode="json") for info in infos]))
     elif infos:
         print("\n".join(sessions_table(infos)))
+        if more:
+            print(f"(the newest {page} shown: --limit N shows more, --limit 0 all)")
     else:
         print("no sessions")
     return 0
 
 
+def report_damaged(damaged: dict[SessionId, SessionError], args: Namespace) -> None:
+    """One warning line per session the store could not read (the others are listed)."""
+    store = "" if args.store is None or "://" in args.store else f" --store {args.store}"
+    for session_id, error in sorted(damaged.items()):
+        kind = getattr(error, "kind", "unreadable")
+        warn(
+            f"session {session_id} is damaged ({kind}) and left out; "
+            f"`cook verify{store}` shows the damage, `cook repair{store}` fixes it or sets it aside"
+        )
+
+
 async def show(args: Namespace) -> int:
     """``cook show ID``: the state, the progress and a table of the iterations."""
-    manager = await open_manager(store_location(project_dir(args.path), args.store))
+    manager = await open_manager(_location(args), reading=True)
     try:
         info = await manager.get_info(args.session_id)
     finally:
@@ -121,15 +159,18 @@ async def follow(
 
 async def events(args: Namespace) -> int:
     """``cook events ID``: the session's log; ``--follow`` waits for new events like tail -f."""
-    storage = open_storage(store_location(project_dir(args.path), args.store))
+    storage = open_for_reading(_location(args))
+    timeouts: dict[str, float] | None = None
     try:
-        async for recorded, _ in follow(storage, args.session_id, keep_following=args.follow):
+        async for recorded, session in follow(storage, args.session_id, keep_following=args.follow):
             if args.json:
                 print(recorded.model_dump_json(), flush=True)
             else:
+                timeouts = step_timeouts(session.config) if timeouts is None else timeouts
+                text = describe(recorded, timeouts)
                 print(
                     f"{recorded.seq:>5}  {recorded.timestamp:%Y-%m-%d %H:%M:%S}  "
-                    f"{recorded.event.kind:<20} {describe(recorded)}",
+                    f"{recorded.event.kind:<20} {text}",
                     flush=True,
                 )
     finally:
@@ -138,24 +179,34 @@ async def events(args: Namespace) -> int:
 
 
 async def watch(args: Namespace) -> int:
-    """``cook watch ID``: live progress of a session, wherever it runs, until it ends."""
-    storage = open_storage(store_location(project_dir(args.path), args.store))
+    """``cook watch ID``: live progress of a session, wherever it runs, until it ends.
+
+    Exits with the code the run itself gives its outcome (see :mod:`cook.outcome`).
+    """
+    storage = open_for_reading(_location(args))
     display = make_display(args.json)
+    failed = 0
+    tolerated: frozenset[str] = frozenset()
+    last = None
     try:
-        started = False
-        last = None
         async for recorded, session in follow(storage, args.session_id, keep_following=True):
-            if not started:
+            if last is None:
                 display.begin(
-                    session.id, session.config.max_iterations, len(session.config.workflow.steps)
+                    session.id,
+                    session.config.max_iterations,
+                    len(session.config.workflow.steps),
+                    step_timeouts(session.config),
                 )
-                started = True
+                tolerated = tolerated_steps(session.config)
             display.event(recorded, session.state)
+            failed += is_failed_step(recorded, tolerated)
             last = session
         display.end()
     finally:
         await as_durable(storage).close()
-    if last is not None:
-        display.message(f"session {last.id}: {last.state.status}")
-        return {"completed": 0, "failed": 1}.get(last.state.status, 0)
-    return 0
+    if last is None:
+        return 0
+    info = last.info()
+    outcome = Outcome(info.state.status, failed, Merge.recorded(info.progress.last_analysis))
+    display.message(f"session {last.id}: {info.state.status}")
+    return outcome.exit_code

@@ -4,15 +4,19 @@ Each iteration records ``iteration_started``, one ``command_executed`` per step,
 an ``analysis_completed`` with the iteration's metrics when ``collect_metrics``
 is set, then ``iteration_completed`` with the changes git sees since the commit
 the iteration started from.  The loop stops after ``max_iterations``, or early
-when an iteration changes nothing; then, in a worktree with ``auto_merge``, the
-session's branch is merged back before the session completes.
+when an iteration changes nothing; then the session completes.
 
-An interrupt (Ctrl-C, SIGTERM) stops the running step and pauses the session;
+An interrupt (Ctrl-C, SIGTERM, SIGHUP) stops the running step and pauses the session;
 ``resume`` goes on where it stopped, and an iteration that was interrupted is
 run again from its first step, under the same number (so it is counted once).
 Where an iteration started — the commit, and a snapshot of the work tree — is
 kept in private git refs, so a rerun after a crash still measures the whole
 iteration's changes.
+
+A worktree session with ``auto_merge`` merges its branch back before it
+completes; how that went is recorded in its log (an ``analysis_completed`` of
+:data:`~cook.outcome.MERGE_ANALYZER`), and a merge git refuses keeps the
+worktree and the branch without failing the session's work.
 
 When the store cannot be reached (a PostgreSQL server restarting, the network
 gone: :class:`~persistence.StorageUnavailable`), the event being recorded is
@@ -24,6 +28,7 @@ is run again.  It gives up (raising the error) after ``storage_timeout`` seconds
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -42,6 +47,7 @@ from statecharts import (
 )
 
 from . import git
+from .outcome import Merge
 from .steps import StepResult, run_step
 from .views import plural
 from .workflow import Step, Workflow
@@ -268,7 +274,7 @@ class Runner:
     async def _record_metrics(self, number: int, changes: IterationChanges, failures: int) -> None:
         progress = await self.manager.get_progress(self.session_id)
         current = progress.iterations[-1]
-        duration = (progress.as_of - current.started_at).total_seconds()
+        duration = (progress.as_of - current.started_at - current.paused).total_seconds()
         await self.manager.send(
             self.session_id,
             "analysis_completed",
@@ -288,21 +294,33 @@ class Runner:
         )
 
     async def _finish(self) -> SessionState:
-        """Merge back (worktree + auto_merge), then complete; a conflict fails the session."""
+        """Merge back (worktree + auto_merge), record how that went, then complete.
+
+        The session's work is done whatever the merge does: a merge git refuses
+        (a conflict, local changes in the way) is recorded with git's reason and
+        leaves the worktree and its branch for a person to merge; the session
+        completes all the same.
+        """
         manager, sid, mode = self.manager, self.session_id, self.config.execution_mode
         self._forget_start()
         if isinstance(mode, Worktree) and self.config.options.auto_merge:
-            try:
-                git.merge(
-                    self.place.repo,
-                    worktree_branch(mode.name),
-                    f"Merge session {sid} ({mode.name})",
-                )
-            except git.GitError as error:
-                return await manager.fail_session(
-                    sid, error=f"{error}; the worktree is left at {self.place.workdir}"
-                )
-            if self.place.workdir.exists():
-                git.remove_worktree(self.place.repo, self.place.workdir)
+            merge = self._merge_back(mode.name)
+            await manager.send(sid, "analysis_completed", results=merge.results())
         await manager.complete_session(sid)
         return await manager.get_state(sid)
+
+    def _merge_back(self, name: str) -> Merge:
+        """Merge the worktree's branch into the project's; remove the worktree once merged.
+
+        A worktree that holds changes never committed is kept (they would be lost).
+        """
+        branch, repo = worktree_branch(name), self.place.repo
+        into = git.current_branch(repo)
+        try:
+            git.merge(repo, branch, f"Merge session {self.session_id} ({name})")
+        except git.GitError as error:
+            return Merge(merged=False, branch=branch, into=into, reason=str(error))
+        if self.place.workdir.exists():
+            with contextlib.suppress(git.GitError):  # changes never committed: it stays
+                git.remove_worktree(repo, self.place.workdir, force=False)
+        return Merge(merged=True, branch=branch, into=into)

@@ -37,10 +37,19 @@ from typing import IO
 
 from .workflow import Step
 
-__all__ = ["TAIL_BYTES", "StepResult", "run_step"]
+__all__ = ["CANNOT_START", "TAIL_BYTES", "StepResult", "run_step"]
 
 TAIL_BYTES = 4096
 """How much of the end of a step's output the event log keeps."""
+
+LINE_BYTES = 64 * 1024
+"""The longest line streamed to ``on_output``: a longer one is passed on in pieces."""
+
+CHUNK_BYTES = 64 * 1024
+"""How much of a step's output is read at a time (its memory never grows with the output)."""
+
+CANNOT_START = 126
+"""The exit code recorded for a step whose process could not be started (as the shell does)."""
 
 GRACE_SECONDS = 3.0
 """How long a process group has between SIGTERM and SIGKILL."""
@@ -67,14 +76,23 @@ class _Output:
         self.tail = bytearray()
 
     def pump(self, stream: IO[bytes]) -> None:
+        """Read ``stream`` to its end, a chunk at a time (a line may be endless)."""
+        pending = b""
         with stream:
-            for line in stream:
-                self.size += len(line)
-                self.tail.extend(line)
+            while chunk := stream.read1(CHUNK_BYTES):  # type: ignore[attr-defined]
+                self.size += len(chunk)
+                self.tail.extend(chunk)
                 if len(self.tail) > TAIL_BYTES:
                     del self.tail[: len(self.tail) - TAIL_BYTES]
                 if self.on_output is not None:
-                    self.on_output(line.decode("utf-8", "replace").rstrip("\n"))
+                    *lines, pending = (pending + chunk).split(b"\n")
+                    while len(pending) > LINE_BYTES:
+                        lines.append(pending[:LINE_BYTES])
+                        pending = pending[LINE_BYTES:]
+                    for line in lines:
+                        self.on_output(line.decode("utf-8", "replace"))
+        if pending and self.on_output is not None:
+            self.on_output(pending.decode("utf-8", "replace"))
 
 
 _GUARD = (
@@ -115,15 +133,9 @@ def _finish(process: subprocess.Popen[bytes], reader: threading.Thread) -> None:
         _stop(process, reader)
 
 
-async def run_step(
-    step: Step,
-    cwd: Path,
-    env: Mapping[str, str],
-    on_output: Callable[[str], None] | None = None,
-) -> StepResult:
-    """Run ``step`` in ``cwd`` with ``env``; cancelling the caller stops the step."""
-    started = time.monotonic()
-    process = subprocess.Popen(  # noqa: S603 - running the workflow's commands is the job
+def _spawn(step: Step, cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """Start the step's process, in a process group of its own, its output on one pipe."""
+    return subprocess.Popen(  # noqa: S603 - running the workflow's commands is the job
         step_command(step.shell),
         cwd=cwd,
         env=dict(env),
@@ -132,6 +144,32 @@ async def run_step(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+async def run_step(
+    step: Step,
+    cwd: Path,
+    env: Mapping[str, str],
+    on_output: Callable[[str], None] | None = None,
+) -> StepResult:
+    """Run ``step`` in ``cwd`` with ``env``; cancelling the caller stops the step.
+
+    A step whose process cannot be started (its directory gone, its environment
+    too large for the system...) fails with exit code :data:`CANNOT_START` and
+    the reason in its output.
+    """
+    started = time.monotonic()
+    try:
+        process = _spawn(step, cwd, env)
+    except (OSError, ValueError) as error:
+        why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        return StepResult(
+            success=False,
+            exit_code=CANNOT_START,
+            duration=timedelta(seconds=time.monotonic() - started),
+            output_size=0,
+            output_tail=f"cook: cannot start the step: {why}",
+        )
     assert process.stdout is not None
     output = _Output(on_output)
     reader = threading.Thread(target=output.pump, args=(process.stdout,), daemon=True)

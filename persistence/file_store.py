@@ -181,9 +181,11 @@ class FileSessionStorage:
         )
         return sorted(SessionId(name) for name in names if is_session_id(name))
 
-    async def listing(self) -> builtins.list[SessionListing]:
-        """Every session at a glance (each file read whole: this store is for small sessions)."""
-        return await listing_by_loading(self)
+    async def listing(
+        self, ids: Sequence[SessionId] | None = None
+    ) -> builtins.list[SessionListing]:
+        """Every session (or those of ``ids``) at a glance (each file read whole)."""
+        return await listing_by_loading(self, ids)
 
     def damaged(self) -> dict[SessionId, SessionError]:
         """The sessions whose file could not be read, with why."""

@@ -73,8 +73,11 @@ class MemorySessionStorage:
         """Every stored session, oldest first."""
         return sorted(self._sessions)
 
-    async def listing(self) -> builtins.list[SessionListing]:
-        """Every session at a glance, oldest first."""
+    async def listing(
+        self, ids: Sequence[SessionId] | None = None
+    ) -> builtins.list[SessionListing]:
+        """Every session (or those of ``ids``) at a glance, oldest first."""
+        wanted = None if ids is None else set(ids)
         return [
             SessionListing(
                 id=stored.session.id,
@@ -82,7 +85,8 @@ class MemorySessionStorage:
                 workflow=stored.session.config.workflow.name,
                 created_at=stored.session.created_at,
             )
-            for _, stored in sorted(self._sessions.items())
+            for session_id, stored in sorted(self._sessions.items())
+            if wanted is None or session_id in wanted
         ]
 
     def damaged(self) -> dict[SessionId, SessionError]:

@@ -3,14 +3,14 @@
 One pass over the store's listing finds the sessions whose status is
 ``running`` and whose holder is gone (its process died, or closed without
 pausing them) — and the sessions a dead process held whatever their row says
-(it may have died between writing an event and its new status); each is loaded (its latest checkpoint and the events after it)
-and ``paused`` with reason :data:`~statecharts.manager.INTERRUPTED` is
-prepared through the chart, like any event.  The events are stored in one batch
+(it may have died between writing an event and its new status).  Each is
+loaded (its latest checkpoint and the events after it) and ``paused`` with
+reason :data:`~statecharts.manager.INTERRUPTED` is prepared through the chart,
+like any event.  The events are stored in batches
 (:meth:`~statecharts.storage.DurableSessionStorage.append_many`: one sync for
-all, not one per session), then committed and signalled.  A session that
+many, not one per session), then committed and signalled.  A session that
 cannot be loaded is reported as damaged; one that another process recovered
-or took meanwhile is left to it.
-"""
+or took meanwhile is left to it."""
 
 from __future__ import annotations
 
@@ -40,9 +40,7 @@ async def recover_interrupted(manager: InMemorySessionManager) -> int:
     rows = await store.listing()
     manager.damaged.update(store.damaged())
     stuck = [
-        row.id
-        for row in rows
-        if row.holder is None and (row.orphaned or row.status == "running")
+        row.id for row in rows if row.holder is None and (row.orphaned or row.status == "running")
     ]
     recovered = 0
     for first in range(0, len(stuck), _CHUNK):

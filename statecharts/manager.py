@@ -52,7 +52,7 @@ from .progress import SessionProgress
 from .session import LiveSession
 from .snapshots import PersistedSession, SessionCheckpoint, SessionInfo
 from .state import ACTIVE_STATUSES, TERMINAL_STATUSES, Completed, SessionState, SessionSummary
-from .storage import DurableSessionStorage, SessionStorage, as_durable
+from .storage import DurableSessionStorage, SessionListing, SessionStorage, as_durable
 
 __all__ = [
     "DEFAULT_CHECKPOINT_EVERY",
@@ -377,8 +377,12 @@ class InMemorySessionManager:
         return await self._read(session_id, lambda live: live.tracker.snapshot(live.state))
 
     async def get_info(self, session_id: SessionId) -> SessionInfo:
-        """The session at a glance: id, state, config, progress."""
-        return await self._read(session_id, LiveSession.info)
+        """The session at a glance: id, state, config, progress — and who drives it."""
+        info = await self._read(session_id, LiveSession.info)
+        if self.storage is None:
+            return info
+        rows = await self.storage.listing([session_id])
+        return _with_row(info, rows[0]) if rows else info
 
     async def get_events(
         self, session_id: SessionId, after_seq: int = 0, limit: int | None = None
@@ -421,28 +425,68 @@ class InMemorySessionManager:
             if limit is not None and count >= limit:
                 return
 
-    async def list_sessions(self, statuses: Iterable[str] | None = None) -> list[SessionInfo]:
-        """Every session (optionally only those whose status is in ``statuses``), oldest first."""
+    async def list_sessions(
+        self,
+        statuses: Iterable[str] | None = None,
+        *,
+        workflow: str | None = None,
+        since: datetime | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[SessionInfo]:
+        """The sessions, oldest first (or ``newest_first``), at most ``limit`` of them.
+
+        Only those whose status is in ``statuses``, whose workflow is named
+        ``workflow``, created at ``since`` or later, when given.  With a store,
+        the filters and the page come from the store's listing (no log is
+        read), and only the sessions of the page are loaded; one the store
+        cannot read is left out and reported in :attr:`damaged`.
+        """
+        rows = await self._rows()
         wanted = None if statuses is None else frozenset(statuses)
-        if self.storage is None:
-            ids: list[SessionId] = [
-                sid
-                for sid in self._slots
-                if wanted is None or self._slots.get(sid).state.status in wanted  # type: ignore[union-attr]
-            ]
-        else:
-            rows = await self.storage.listing()
-            self.damaged.update(self.storage.damaged())
-            ids = [row.id for row in rows if wanted is None or row.status in wanted]
+        chosen = [
+            row
+            for row in rows
+            if (wanted is None or row.status in wanted)
+            and (workflow is None or row.workflow == workflow)
+            and (since is None or row.created_at >= since)
+        ]
+        if newest_first:
+            chosen.reverse()
+        if limit is not None:
+            chosen = chosen[: max(limit, 0)]
         infos = []
-        for session_id in ids:
+        for row in chosen:
             try:
-                infos.append(await self.get_info(session_id))
+                info = await self._read(row.id, LiveSession.info)
             except SessionNotFound:
                 continue  # deleted meanwhile
             except SessionError as error:
-                self.damaged[session_id] = error
+                self.damaged[row.id] = error
+                continue
+            infos.append(_with_row(info, row) if self.storage is not None else info)
         return infos
+
+    async def _rows(self) -> list[SessionListing]:
+        """Every session at a glance: from the store, or from memory."""
+        if self.storage is not None:
+            rows = await self.storage.listing()
+            self.damaged.update(self.storage.damaged())
+            return rows
+        listed = []
+        for session_id in self._slots:
+            slot = self._slots.get(session_id)
+            if slot is not None and slot.live is not None:
+                live = slot.live
+                listed.append(
+                    SessionListing(
+                        id=live.id,
+                        state=live.state,
+                        workflow=live.config.workflow.name,
+                        created_at=live.created_at,
+                    )
+                )
+        return listed
 
     async def list_active_sessions(self) -> list[SessionInfo]:
         """Every session that is not finished (created, running or paused), oldest first."""
@@ -511,6 +555,14 @@ class InMemorySessionManager:
             live = slot.live
             if live.state.status == "running" and live.last_seq > live.checkpoint_seq:
                 await self._auto_checkpoint(live)
+
+
+def _with_row(info: SessionInfo, row: SessionListing) -> SessionInfo:
+    """``info`` with what the store's listing says of its holder."""
+    if row.holder is None and not row.orphaned:
+        return info
+    interrupted = row.orphaned and info.state.status == "running"
+    return info.model_copy(update={"holder": row.holder, "interrupted": interrupted})
 
 
 def parse_event(event_name: str, payload: dict[str, Any]) -> SessionEvent:

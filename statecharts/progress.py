@@ -50,7 +50,9 @@ _ITERATING = "\x00iterating"  # phase marker: "iteration i/N[: command]", built 
 class IterationMetrics(Record):
     """One iteration: when it ran, what it changed, what it ran.
 
-    ``completed_at`` and ``changes`` are None while it runs.
+    ``completed_at`` and ``changes`` are None while it runs.  ``paused`` is the
+    time the session spent paused in the middle of it (``paused_since``: since
+    when it is paused now), which its ``duration`` leaves out.
     """
 
     number: int = Field(ge=1)
@@ -59,11 +61,15 @@ class IterationMetrics(Record):
     changes: IterationChanges | None = None
     commands: tuple[ExecutedCommand, ...] = ()
     analysis: AnalysisResult | None = None
+    paused: timedelta = timedelta(0)
+    paused_since: AwareDatetime | None = None
 
     @property
     def duration(self) -> timedelta | None:
-        """Wall time of the iteration, once it completed."""
-        return None if self.completed_at is None else self.completed_at - self.started_at
+        """Time spent working on the iteration (paused time left out), once it completed."""
+        if self.completed_at is None:
+            return None
+        return self.completed_at - self.started_at - self.paused
 
 
 class SessionProgress(Record):
@@ -170,10 +176,17 @@ class ProgressTracker:
                 if self.started_at is None:
                     self.started_at = at
                 self.running_since = at
-                self.phase_text = _ITERATING if self._running_iteration() else "between iterations"
+                running = self._running_iteration()
+                if running is not None and running.paused_since is not None:
+                    running.paused += at - running.paused_since
+                    running.paused_since = None
+                self.phase_text = _ITERATING if running else "between iterations"
                 self.phase_command = None
             case ev.Paused():
                 self._stop_clock(at)
+                running = self._running_iteration()
+                if running is not None:
+                    running.paused_since = at
                 self.phase_text = f"paused: {event.reason}" if event.reason else "paused"
             case ev.Completed() | ev.Failed():
                 self._stop_clock(at)
@@ -344,6 +357,8 @@ class _Iteration:
     changes: IterationChanges | None = None
     commands: list[_Command] = field(default_factory=list)
     analysis: AnalysisResult | None = None
+    paused: timedelta = timedelta(0)
+    paused_since: datetime | None = None
 
     def record(self) -> IterationMetrics:
         return IterationMetrics.trusted(
@@ -353,6 +368,8 @@ class _Iteration:
             changes=self.changes,
             commands=tuple(map(_command_record, self.commands)),
             analysis=self.analysis,
+            paused=self.paused,
+            paused_since=self.paused_since,
         )
 
     @classmethod
@@ -364,6 +381,8 @@ class _Iteration:
             metrics.changes,
             list(map(_command_of, metrics.commands)),
             metrics.analysis,
+            metrics.paused,
+            metrics.paused_since,
         )
 
 

@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime
 
 from .config import SessionConfig
 from .errors import SessionError
 from .events import TimestampedEvent
 from .ids import SessionId
 from .record import Record
-from .snapshots import PersistedSession, SessionCheckpoint
+from .snapshots import PersistedSession, SessionCheckpoint, SessionHolder
 from .state import SessionState
 
 __all__ = [
@@ -40,37 +39,6 @@ __all__ = [
     "SessionStorage",
     "as_durable",
 ]
-
-
-def _ago(seconds: float) -> str:
-    if seconds < 90:
-        return f"{max(seconds, 0):.0f} s ago"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min ago"
-    return f"{seconds / 3600:.1f} h ago"
-
-
-class SessionHolder(Record):
-    """Who drives a session: a store instance in process ``pid`` on ``host``.
-
-    ``since`` is when it took the session, ``heartbeat`` when it last showed it
-    is alive (None when the store cannot tell).
-    """
-
-    host: str
-    pid: int = Field(ge=0)
-    since: AwareDatetime | None = None
-    heartbeat: AwareDatetime | None = None
-
-    def describe(self, now: datetime | None = None) -> str:
-        """``pid 4242 on build-7, since 2026-11-29 13:00:01 UTC, last heartbeat 3 s ago``."""
-        now = now or datetime.now(UTC)
-        text = f"pid {self.pid} on {self.host}"
-        if self.since is not None:
-            text += f", since {self.since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
-        if self.heartbeat is not None:
-            text += f", last heartbeat {_ago((now - self.heartbeat).total_seconds())}"
-        return text
 
 
 class SessionLocked(SessionError):
@@ -194,10 +162,13 @@ class DurableSessionStorage(SessionStorage, Protocol):
         """The session's config and latest trusted checkpoint, without its events."""
         ...
 
-    async def listing(self) -> builtins.list[SessionListing]:
-        """Every stored session at a glance, oldest first, without reading the logs.
+    async def listing(
+        self, ids: Sequence[SessionId] | None = None
+    ) -> builtins.list[SessionListing]:
+        """Every stored session (or those of ``ids``) at a glance, oldest first, without its log.
 
-        A session the store cannot read is left out (:meth:`damaged` names it).
+        A session the store cannot read is left out (:meth:`damaged` names
+        it); an unknown id too.
         """
         ...
 
@@ -274,8 +245,10 @@ class _BasicStorageAdapter:
         stored = await self.storage.load(session_id)
         return None if stored is None else SessionHead.of(stored)
 
-    async def listing(self) -> builtins.list[SessionListing]:
-        return await listing_by_loading(self)
+    async def listing(
+        self, ids: Sequence[SessionId] | None = None
+    ) -> builtins.list[SessionListing]:
+        return await listing_by_loading(self, ids)
 
     def damaged(self) -> dict[SessionId, SessionError]:
         return {}
@@ -296,10 +269,12 @@ class _BasicStorageAdapter:
         return None
 
 
-async def listing_by_loading(storage: DurableSessionStorage) -> list[SessionListing]:
+async def listing_by_loading(
+    storage: DurableSessionStorage, ids: Sequence[SessionId] | None = None
+) -> list[SessionListing]:
     """:meth:`DurableSessionStorage.listing` for a store that can only load whole sessions."""
     rows = []
-    for session_id in await storage.list():
+    for session_id in sorted(ids) if ids is not None else await storage.list():
         stored = await storage.load(session_id)
         if stored is not None:
             rows.append(

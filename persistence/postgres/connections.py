@@ -8,6 +8,13 @@ and times in UTC; a connection the server dropped is thrown away when it comes
 back to the pool, so the next use connects again (that is how a store recovers
 once the server is back).  Every psycopg error becomes a
 :class:`~persistence.errors.StorageError` naming the server, never the password.
+
+libpq quotes a location it cannot parse in its error, password and all, and it
+splits an unescaped ``/``, ``@`` or ``?`` in a password differently from what
+was meant (printing part of it as a host, port or database).  So a location
+libpq cannot parse is refused without its message (and without chaining it),
+and so is a URL whose password libpq would not read as written; a password
+that still shows in a psycopg error is replaced by ``***``.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote, urlencode
 
 import psycopg
 from psycopg import AsyncConnection, errors, pq
@@ -34,6 +41,12 @@ DEFAULT_SCHEMA = "sessionchart"
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 
+INVALID_LOCATION = (
+    "invalid PostgreSQL location (not shown: it may hold a password): write it as "
+    "postgresql://USER:PASSWORD@HOST:PORT/DATABASE, with / @ : % ? # in the user or "
+    "password percent-encoded (%2F %40 %3A %25 %3F %23)"
+)
+
 
 class Location:
     """Where a store is: the conninfo libpq gets, the schema, and a password-free description."""
@@ -44,6 +57,7 @@ class Location:
             conninfo, options=f"-c search_path={self.schema} -c TimeZone=UTC"
         )
         params = conninfo_to_dict(conninfo)
+        self._password = str(params.get("password") or "")
         host = params.get("host") or "localhost"
         port = params.get("port") or "5432"
         self.description = f"postgresql://{host}:{port}/{params.get('dbname') or ''} ({schema})"
@@ -51,11 +65,31 @@ class Location:
     def __repr__(self) -> str:
         return self.description
 
+    def scrub(self, error: BaseException) -> None:
+        """Replace the password by ``***`` in ``error``'s message, should it be there."""
+        if self._password and any(self._password in str(arg) for arg in error.args):
+            error.args = tuple(str(arg).replace(self._password, "***") for arg in error.args)
+
+
+def _meant_password(dsn: str) -> str | None:
+    """The password a person meant in a URL, decoded; None when it has none.
+
+    That is all of the user part (up to the *last* ``@``) after its first ``:``.
+    """
+    if not dsn.startswith(URL_SCHEMES):
+        return None
+    rest = dsn.split("://", 1)[1]
+    if "@" not in rest:
+        return None
+    _, colon, password = rest.rsplit("@", 1)[0].partition(":")
+    return unquote(password) if colon else None
+
 
 def parse_location(dsn: str, schema: str | None = None) -> Location:
     """The :class:`Location` of ``dsn`` (``?schema=`` taken out), ``schema`` overriding it."""
     if not isinstance(dsn, str) or not dsn.strip():
         raise StorageError(f"invalid PostgreSQL location {dsn!r}")
+    meant = _meant_password(dsn)
     found = None
     if dsn.startswith(URL_SCHEMES) and "?" in dsn:
         base, _, query = dsn.partition("?")
@@ -64,9 +98,11 @@ def parse_location(dsn: str, schema: str | None = None) -> Location:
         rest = urlencode([(key, value) for key, value in pairs if key != "schema"])
         dsn = f"{base}?{rest}" if rest else base
     try:
-        conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError as error:
-        raise StorageError("invalid PostgreSQL location", cause=error) from None
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        params = None  # its message quotes the location: raised below, outside this handler
+    if params is None or (meant is not None and (params.get("password") or "") != meant):
+        raise StorageError(INVALID_LOCATION)
     return Location(dsn, schema or found or DEFAULT_SCHEMA)
 
 
@@ -81,12 +117,15 @@ def database_errors(action: str, where: Location, session_id: str | None = None)
     try:
         yield
     except errors.UniqueViolation as error:
+        where.scrub(error)
         if session_id is None:
             raise StorageError(f"could not {action} in {where}", cause=error) from error
         raise ConcurrentModification(session_id, "its seq is taken") from error
     except psycopg.OperationalError as error:
+        where.scrub(error)
         raise StorageUnavailable(f"could not {action} in {where}", cause=error) from error
     except psycopg.Error as error:
+        where.scrub(error)
         raise StorageError(f"could not {action} in {where}", cause=error) from error
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "APPEND_QUIET",
     "INSERT_EVENTS",
     "LISTING",
+    "LISTING_OF",
     "OWNER",
     "RELEASE",
     "TAKE",
@@ -42,6 +43,13 @@ SELECT id, state::text, config->'workflow'->>'name', created_at,
 FROM sessions ORDER BY id COLLATE "C"
 """
 """Every session at a glance, with its owner and the server's clock, oldest first."""
+
+LISTING_OF: Final = """
+SELECT id, state::text, config->'workflow'->>'name', created_at,
+    owner_host, owner_pid, owner_started, owner_token, heartbeat, now()
+FROM sessions WHERE id = ANY(%s) ORDER BY id COLLATE "C"
+"""
+""":data:`LISTING` of some sessions (a list of ids)."""
 
 _APPEND_HEAD: Final = """
 WITH v AS (

@@ -54,7 +54,7 @@ from .appends import Append, GroupAppender
 from .connections import ConnectionPool, database_errors, parse_location
 from .errors import ConcurrentModification
 from .heartbeat import Heartbeat
-from .queries import INSERT_EVENTS, LISTING, OWNER, RELEASE, TAKE, UPSERT
+from .queries import INSERT_EVENTS, LISTING, LISTING_OF, OWNER, RELEASE, TAKE, UPSERT
 from .records import STATE, checked_events, event_json, events_json, parse
 from .schema import migrate
 
@@ -233,11 +233,20 @@ class PostgresSessionStorage:
         )
         return [SessionId(row[0]) for row in rows]
 
-    async def listing(self) -> builtins.list[SessionListing]:
-        """Every session at a glance (one query), oldest first; unreadable rows left out."""
-        rows = await self._rows("list the sessions", LISTING, ())
+    async def listing(
+        self, ids: Sequence[SessionId] | None = None
+    ) -> builtins.list[SessionListing]:
+        """Every session (or those of ``ids``) at a glance (one query), oldest first.
+
+        Unreadable rows are left out (:meth:`damaged` says why).
+        """
+        if ids is None:
+            rows = await self._rows("list the sessions", LISTING, ())
+            self._damaged = {}
+        else:
+            wanted = [checked_id(session_id) for session_id in ids]
+            rows = await self._rows("list the sessions", LISTING_OF, (wanted,))
         listed = []
-        self._damaged = {}
         for session_id, state, workflow, created_at, *owner_fields in rows:
             try:
                 parsed = parse(STATE, state, session_id, "bad_document")
@@ -506,7 +515,8 @@ class PostgresSessionStorage:
             heartbeat.stop()
         self._held.clear()
         try:
-            await self._rows("release", RELEASE, {"token": self.token, "id": None})
+            if heartbeat is not None:  # else it never owned a session: nothing to release
+                await self._rows("release", RELEASE, {"token": self.token, "id": None})
         except StorageError as error:  # the leases run out on their own
             log.warning("could not release the sessions of %s: %s", self, error)
         finally:

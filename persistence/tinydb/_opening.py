@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import stat
 from collections.abc import Collection
 from pathlib import Path
@@ -46,6 +47,7 @@ log = logging.getLogger("persistence.tinydb")
 LEGACY_NAME: Final = "sessions.json"
 """The database file of a layout-1 store (the name ``cook`` used)."""
 _OURS: Final = frozenset({MARKER_NAME, SESSIONS_DIR, OWNERS_DIR, QUARANTINE_DIR, TRASH_DIR})
+_MARKER_TEMPORARY: Final = re.compile(rf"\.{re.escape(MARKER_NAME)}\.[0-9a-f]{{12}}\.tmp")
 
 
 def _where(path: Path) -> tuple[Path, str]:
@@ -82,9 +84,7 @@ def _is_legacy(root: Directory, name: str) -> bool:
     )
 
 
-def open_layout(
-    path: Path, *, read_only: bool, sync: bool, shared: Collection[str] = ()
-) -> Layout:
+def open_layout(path: Path, *, read_only: bool, sync: bool, shared: Collection[str] = ()) -> Layout:
     """The store at ``path``, opened (and made, migrated, tidied when not ``read_only``).
 
     ``shared`` names entries another tool keeps in the same directory (cook's
@@ -127,7 +127,12 @@ def _first_open(
 
         migrate_legacy(root, legacy_name, sync=sync)
         return
-    foreign = sorted(name for name, _ in root.entries() if name not in _OURS | set(shared))
+    ours = _OURS | set(shared)
+    foreign = sorted(
+        name
+        for name, _ in root.entries()
+        if name not in ours and not _MARKER_TEMPORARY.fullmatch(name)  # another opener's
+    )
     if foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise StorageError(

@@ -207,11 +207,20 @@ class TinyDBSessionStorage:
         """Every stored session, oldest first (read from the directory: no document is opened)."""
         return self.layout.session_ids()
 
-    async def listing(self) -> builtins.list[SessionListing]:
-        """Every session at a glance, oldest first; damaged ones are left out (:meth:`damaged`)."""
+    async def listing(
+        self, ids: Sequence[SessionId] | None = None
+    ) -> builtins.list[SessionListing]:
+        """Every session (or those of ``ids``) at a glance, oldest first; see the port.
+
+        A damaged one is left out (:meth:`damaged` says why).
+        """
         rows = []
-        self._damaged = {}
-        for session_id in self.layout.session_ids():
+        if ids is None:
+            self._damaged = {}
+            wanted = self.layout.session_ids()
+        else:
+            wanted = sorted(checked_id(session_id) for session_id in ids)
+        for session_id in wanted:
             try:
                 rows.append(listing_row(self.layout, session_id, self.held.liveness))
             except SessionNotFound:

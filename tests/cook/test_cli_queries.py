@@ -34,14 +34,25 @@ def test_sessions_lists_with_filters(repo: Path, tmp_path: Path, finished: dict)
     assert cook("run", workflow, "-n", "2", "--fail-fast", "--worktree", "f", cwd=repo).code == 1
     table = cook("sessions", cwd=repo).out.splitlines()
     assert table[0].split() == ["ID", "STATUS", "ITERATION", "DURATION", "MODE", "WORKFLOW"]
-    assert len(table) == 3
-    assert finished["id"] in table[1] and "completed" in table[1] and "2/2" in table[1]
-    assert "failed" in table[2] and "0/2" in table[2] and "worktree:f" in table[2]
+    assert len(table) == 3  # newest first
+    assert "failed" in table[1] and "0/2" in table[1] and "worktree:f" in table[1]
+    assert finished["id"] in table[2] and "completed" in table[2] and "2/2" in table[2]
     failed = cook("sessions", "--status", "failed", "--json", cwd=repo).json()
     assert [s["state"]["status"] for s in failed] == ["failed"]
     both = cook("sessions", "--status", "failed", "--status", "completed", "--json", cwd=repo)
     assert len(both.json()) == 2
     assert cook("sessions", "--active", cwd=repo).out == "no sessions\n"
+    newest = cook("sessions", "--limit", "1", cwd=repo).out.splitlines()
+    assert len(newest) == 3 and "failed" in newest[1]
+    assert newest[2] == "(the newest 1 shown: --limit N shows more, --limit 0 all)"
+    name = finished["config"]["workflow"]["name"]
+    named = cook("sessions", "--workflow", name, "--json", cwd=repo).json()
+    assert [s["id"] for s in named] == [finished["id"]]
+    assert cook("sessions", "--since", "1h", "--json", cwd=repo).json() != []
+    assert cook("sessions", "--since", "2099-01-01", cwd=repo).out == "no sessions\n"
+    for bad, says in [("--limit", "-1"), ("--limit", "x"), ("--since", "3 fortnights")]:
+        done = cook("sessions", bad, says, cwd=repo)
+        assert done.code == 2 and done.err.count("\n") == 1, done.err
 
 
 def test_show_a_session(repo: Path, finished: dict) -> None:  # type: ignore[type-arg]
@@ -60,7 +71,7 @@ def test_show_a_session(repo: Path, finished: dict) -> None:  # type: ignore[typ
 
 def test_show_lists_failed_commands(repo: Path, tmp_path: Path) -> None:
     workflow = write_workflow(tmp_path / "wf.yaml", "- shell: exit 7\n- shell: echo x >> x\n")
-    assert cook("run", workflow, "-n", "1", cwd=repo).code == 0
+    assert cook("run", workflow, "-n", "1", cwd=repo).code == 7  # completed, a step failed
     text = cook("show", only_session(repo)["id"], cwd=repo).out
     assert "failed commands:\n  iteration 1: exit 7 (exit 7)" in text
 
@@ -113,13 +124,17 @@ def test_following_stops_on_ctrl_c(repo: Path, tmp_path: Path) -> None:
     assert err == "cook: interrupted\n"
 
 
-def test_diagram_formats(repo: Path, tmp_path: Path) -> None:
+def test_diagram_formats(repo: Path) -> None:
     dot = cook("diagram", cwd=repo)
     assert dot.code == 0 and dot.out.startswith("// generated from statecharts.chart.SessionChart")
     mermaid = cook("diagram", "--format", "mermaid", cwd=repo).out
     assert mermaid.splitlines()[0] == "stateDiagram-v2"
     table = cook("diagram", "--format", "table", cwd=repo).out
     assert "| paused " in table  # a row per transition (python-statemachine's table)
+
+
+@pytest.mark.needs_dot
+def test_diagram_pictures(repo: Path, tmp_path: Path) -> None:
     target = tmp_path / "chart.svg"
     assert cook("diagram", "--format", "svg", "-o", target, cwd=repo).code == 0
     assert target.read_text().lstrip().startswith("<?xml")
@@ -148,3 +163,16 @@ def test_verify_and_repair_a_damaged_store(repo: Path, finished: dict) -> None: 
     assert repaired.code == 0, repaired.out
     assert cook("verify", cwd=repo).code == 0
     assert list(log.parent.glob("events.jsonl.corrupt-*"))  # a copy was kept
+
+
+def test_what_a_workflow_says_is_shown_on_one_line(repo: Path, tmp_path: Path) -> None:
+    """A workflow named with a newline or a terminal escape broke `cook sessions`' table."""
+    workflow = write_workflow(
+        tmp_path / "wf.yaml", 'name: "two\\nlines \\e[2J"\nsteps:\n  - shell: echo x >> x\n'
+    )
+    assert cook("run", workflow, "-n", "1", cwd=repo).code == 0
+    table = cook("sessions", cwd=repo).out.splitlines()
+    assert len(table) == 2
+    assert table[1].endswith("two\\nlines \\x1b[2J")
+    shown = cook("show", only_session(repo)["id"], cwd=repo).out
+    assert "workflow  two\\nlines \\x1b[2J in " in shown and "\x1b" not in shown

@@ -1,4 +1,4 @@
-"""Crash and resume, through the installed ``cook`` command: SIGKILL, SIGINT, SIGTERM."""
+"""Crash and resume, through the installed ``cook`` command: SIGKILL, SIGINT, SIGTERM, SIGHUP."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def completed_iterations(repo: Path, session_id: str) -> list[int]:
     return numbers
 
 
-@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT", "SIGTERM", "SIGHUP"])
 def test_interrupted_during_an_iteration_then_resumed(repo: Path, tmp_path: Path, how: str) -> None:
     workflow = write_workflow(tmp_path / "wf.yaml", WAITING)
     mark = tmp_path / "step.pid"
@@ -56,8 +56,9 @@ def test_interrupted_during_an_iteration_then_resumed(repo: Path, tmp_path: Path
         assert not alive(step)
     session = only_session(repo)
     if how == "SIGKILL":
-        # the next opening of the store recovers the session: its owner is gone
-        assert session["state"] == {"status": "paused", "reason": "interrupted", "iteration": 2}
+        # a read changes nothing: the session still says running, and that its process is gone
+        assert session["state"] == {"status": "running", "iteration": 2, "phase": "iterating"}
+        assert session["interrupted"] is True and session["holder"] is None
     else:
         assert runner.returncode == 130, err
         assert f"resume it with: cook resume {session['id']}" in out

@@ -135,8 +135,13 @@ def test_a_merge_that_cannot_start(repo: Path) -> None:
     (tree / "README.md").write_text("theirs\n", encoding="utf-8")
     sh(tree, "git", "commit", "-qam", "theirs")
     (repo / "README.md").write_text("local edit\n", encoding="utf-8")  # would be overwritten
-    with pytest.raises(git.GitError, match="merging side into"):
+    with pytest.raises(git.GitError) as raised:
         git.merge(repo, "side", "merge side")
+    assert str(raised.value) == (  # git's own reason, on one line
+        "git refused to merge side: Your local changes to the following files would be "
+        "overwritten by merge: README.md; Please commit your changes or stash them before "
+        "you merge."
+    )
     assert (repo / "README.md").read_text() == "local edit\n"
 
 

@@ -19,7 +19,11 @@ from cook.store import is_database_url, shown_location, store_location
             "postgresql://runner:***@db:5432/s?schema=a",
         ),
         ("postgres://:pw@db/s", "postgres://:***@db/s"),
-        ("postgresql://u:pw@[not-a-host/s", "postgresql://***"),
+        ("postgresql://u:pw@[not-a-host/s", "postgresql://u:***@[not-a-host/s"),
+        # a password with / @ ? unescaped: all of it up to the last @ is hidden
+        ("postgresql://alice:S3c/ret@PW@db/s", "postgresql://alice:***@db/s"),
+        ("postgresql://alice:S3c?ret@db/s", "postgresql://alice:***@db/s"),
+        ("postgresql://db/s?password=S3cret&schema=a", "postgresql://db/s?password=***&schema=a"),
     ],
 )
 def test_a_password_is_never_shown(location: str, shown: str) -> None:
@@ -34,4 +38,6 @@ def test_the_store_is_chosen_by_option_then_environment_then_project(
     monkeypatch.setenv("SESSIONCHART_STORE", "postgresql://db/s")
     assert store_location(tmp_path, None) == "postgresql://db/s"
     assert store_location(tmp_path, "/elsewhere") == "/elsewhere"
+    monkeypatch.chdir(tmp_path)
+    assert store_location(tmp_path, "rel/store") == str(tmp_path / "rel" / "store")
     assert is_database_url("postgres://db/s") and not is_database_url("/postgresql://no")

@@ -52,3 +52,20 @@ steps:
     assert "iteration 2: shout" in screen  # the step bar names the running step
     assert "hello from 2" in screen  # -v streams the output
     assert "completed" in screen
+
+
+def test_names_and_commands_are_never_read_as_markup(repo: Path, tmp_path: Path) -> None:
+    """A step named `[/oops]` crashed the progress bars (rich's MarkupError, exit 70) and left
+    the session running; control characters in names reached the terminal as they were."""
+    workflow = write_workflow(
+        tmp_path / "wf.yaml",
+        """steps:
+  - name: "[/oops] \\e[31mred"
+    shell: echo '[bold]x[/bold]' >> m.txt
+""",
+    )
+    code, screen = run_on_a_terminal(["run", str(workflow), "-n", "1"], repo)
+    assert code == 0, screen
+    assert "[/oops]" in screen
+    assert "\\x1b[31mred" in screen  # written out, not obeyed
+    assert "echo '[bold]x[/bold]' >> m.txt: ok" in screen

@@ -6,7 +6,6 @@ a state or a transition, these sets still have it.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +21,7 @@ from .charts import CHARTS
 REPO = Path(__file__).resolve().parents[2]
 ALL_CHARTS = (SessionChart, *CHARTS)
 
-needs_dot = pytest.mark.skipif(
-    shutil.which("dot") is None,
-    reason="Graphviz's dot is not installed (CI installs it; the docs build needs it too)",
-)
+needs_dot = pytest.mark.needs_dot  # tests/conftest.py: skipped without dot, failed in CI
 
 
 def chart_id(chart: type[Any]) -> str:

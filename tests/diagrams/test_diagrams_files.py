@@ -101,6 +101,7 @@ def test_a_missing_or_unreadable_file_is_stale(name: str, copy: Path) -> None:
     assert (copy / "session.dot") in stale_files(copy)
 
 
+@needs_dot
 def test_files_of_another_chart_are_all_stale(tmp_path: Path) -> None:
     class BiggerLight(StateChart):  # the same light, plus one state
         green = State(initial=True)

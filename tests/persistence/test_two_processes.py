@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from persistence import TinyDBSessionStorage, verify
 from statecharts import InMemorySessionManager
@@ -10,6 +13,15 @@ from statecharts import InMemorySessionManager
 from .children import context, drive_own_session, hold_session, try_session
 
 EVENTS = 1000
+
+
+def receive(pipe: Any) -> Any:
+    """What a child sent, or a failure: never a wait for a child that died."""
+    assert pipe.poll(60), "the child sent nothing for 60 s"
+    try:
+        return pipe.recv()
+    except EOFError:
+        pytest.fail("the child died without a word (see its traceback above)")
 
 
 async def test_two_processes_drive_their_own_sessions_concurrently(tmp_path: Path) -> None:
@@ -22,12 +34,12 @@ async def test_two_processes_drive_their_own_sessions_concurrently(tmp_path: Pat
         child.start()
         pipes.append(mine)
         children.append(child)
-    owned = [pipe.recv()[1] for pipe in pipes]
+    owned = [receive(pipe)[1] for pipe in pipes]
     for pipe in pipes:
         pipe.send("go")  # both drive at once
     last_seqs = {}
     for pipe in pipes:
-        kind, seqs = pipe.recv()
+        kind, seqs = receive(pipe)
         assert kind == "done"
         last_seqs.update(seqs)
     for child in children:

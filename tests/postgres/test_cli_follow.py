@@ -12,6 +12,7 @@ from persistence import PostgresSessionStorage
 from statecharts import InMemorySessionManager, SessionConfig
 
 from ..cook.cli import start
+from .conftest import store_url
 
 pytestmark = pytest.mark.postgres
 
@@ -21,12 +22,12 @@ CONFIG = SessionConfig(project_path="/work/project", max_iterations=3)
 async def test_followers_in_other_processes_see_every_transition_in_order(
     pg_dsn: str, pg_schema: str, tmp_path: Path
 ) -> None:
-    store_url = f"{pg_dsn}?schema={pg_schema}"
-    manager = await InMemorySessionManager.open(PostgresSessionStorage(store_url))
+    location = store_url(pg_dsn, pg_schema)
+    manager = await InMemorySessionManager.open(PostgresSessionStorage(location))
     sid = await manager.create_session(CONFIG)
     await manager.start_session(sid)
-    follower = start("events", sid, "--follow", "--json", "--store", store_url, cwd=tmp_path)
-    watcher = start("watch", sid, "--json", "--store", store_url, cwd=tmp_path)
+    follower = start("events", sid, "--follow", "--json", "--store", location, cwd=tmp_path)
+    watcher = start("watch", sid, "--json", "--store", location, cwd=tmp_path)
     await asyncio.sleep(1)  # both are waiting for news by now (neither has to be)
     for number in (1, 2, 3):
         await manager.send(sid, "iteration_started", number=number)

@@ -15,6 +15,7 @@ import pytest
 from persistence import PostgresSessionStorage, verify
 
 from ..cook.conftest import make_repo
+from .conftest import store_url
 from .test_concurrency import ROOT, table
 
 pytestmark = pytest.mark.postgres
@@ -59,7 +60,7 @@ async def test_a_server_restart_mid_run_pauses_the_run_which_then_resumes(
     repo = make_repo(tmp_path / "project")
     workflow = tmp_path / "slow.yaml"
     workflow.write_text(WORKFLOW, encoding="utf-8")
-    store = f"{pg_dsn}?schema={pg_schema}"
+    store = store_url(pg_dsn, pg_schema)
     run = subprocess.Popen(
         [sys.executable, "-m", "cook", "run", str(workflow), "-n", "8", "--json"],
         cwd=repo,

@@ -33,6 +33,7 @@ from statecharts import (
 )
 
 from ..cook.cli import cook
+from .conftest import store_url
 from .test_concurrency import table
 
 pytestmark = pytest.mark.postgres
@@ -101,7 +102,7 @@ async def test_migrations_are_idempotent_and_a_newer_schema_is_refused(
 
 
 def test_cook_db_migrate(pg_dsn: str, pg_schema: str, tmp_path: os.PathLike[str]) -> None:
-    url = f"{pg_dsn}?schema={pg_schema}"
+    url = store_url(pg_dsn, pg_schema)
     first = cook("db", "migrate", "--store", url, "--json", cwd=tmp_path)  # type: ignore[arg-type]
     assert first.code == 0, first.err
     assert first.json() == {"schema": pg_schema, "version": LATEST_VERSION, "applied": [1, 2]}
@@ -118,7 +119,7 @@ async def test_cook_sessions_reads_a_postgres_store(
     manager, sid = await started(store)
     await manager.complete_session(sid)
     await manager.aclose()
-    listed = cook("sessions", "--json", "--store", f"{pg_dsn}?schema={pg_schema}", cwd=tmp_path)  # type: ignore[arg-type]
+    listed = cook("sessions", "--json", "--store", store_url(pg_dsn, pg_schema), cwd=tmp_path)  # type: ignore[arg-type]
     assert listed.code == 0, listed.err
     assert [(s["id"], s["state"]["status"]) for s in listed.json()] == [(sid, "completed")]
 

@@ -205,7 +205,7 @@ async def test_checkpoints_and_restore_go_through_storage() -> None:
     checkpoint = await manager.save_checkpoint(sid)
     assert checkpoint.log_hash == "seq-2"
     await manager.send(sid, "iteration_completed")
-    live = (await manager._reading(sid))
+    live = await manager._reading(sid)
     assert await manager.restore_session(sid) == live.state
     assert (await manager._reading(sid)).same_as(live)
     storage.sessions.clear()

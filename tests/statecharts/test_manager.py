@@ -287,9 +287,9 @@ async def test_checkpoint_then_restore(
     assert checkpoint.state_snapshot.configuration == ("running", "iterating")
     await manager.send(sid, "command_executed", command="x", success=False)
     await manager.pause_session(sid, reason="r")
-    live = (await manager._reading(sid))
+    live = await manager._reading(sid)
     restored_state = await manager.restore_session(sid)
-    rebuilt = (await manager._reading(sid))
+    rebuilt = await manager._reading(sid)
     assert rebuilt is not live
     assert restored_state == live.state
     assert rebuilt.same_as(live)
@@ -317,7 +317,7 @@ async def test_a_restore_mid_iteration_carries_on_like_the_original(
     assert [c.command for c in running.commands] == ["make", "pytest"]
     assert running.analysis is not None and running.analysis.summary == "half way"
     assert (progress.commands_total, progress.commands_succeeded) == (2, 1)
-    live = (await manager._reading(sid))
+    live = await manager._reading(sid)
     replayed = LiveSession(live.id, live.config, live.created_at)
     replayed.replay(await manager.get_events(sid))
     assert replayed.same_as(live)
@@ -355,7 +355,7 @@ async def test_restore_without_checkpoint_replays_everything(
     sid = await manager.create_session(config)
     await manager.start_session(sid)
     await run_iteration(manager, sid, 1)
-    live = (await manager._reading(sid))
+    live = await manager._reading(sid)
     await manager.restore_session(sid)
     assert (await manager._reading(sid)).same_as(live)
 
@@ -394,7 +394,7 @@ async def test_replay_refuses_gaps_and_illegal_events(
     sid = await manager.create_session(config)
     await manager.start_session(sid)
     await run_iteration(manager, sid, 1)
-    live = (await manager._reading(sid))
+    live = await manager._reading(sid)
     log = await manager.get_events(sid)
     fresh = LiveSession(live.id, live.config, live.created_at)
     with pytest.raises(ReplayError, match="cannot replay seq 3: expected seq 2"):

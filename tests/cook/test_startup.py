@@ -1,0 +1,69 @@
+"""#13.9: ``cook --help``, ``--version`` and a wrong command line import the standard library
+only — not ``statecharts``, pydantic, asyncio, rich or the stores (a test of what is
+imported, not of time: ``benchmarks/bench_cli.py`` measures the time)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .cli import COOK, env
+
+HEAVY = ("statecharts", "persistence", "pydantic", "rich", "asyncio", "psycopg", "tinydb", "yaml")
+
+# Runs the installed `cook` script's own code in this interpreter, then lists the modules.
+PROBE = """\
+import json, runpy, sys
+sys.argv = [{cook!r}, *{args!r}]
+try:
+    runpy.run_path({cook!r}, run_name="__main__")
+except SystemExit as done:
+    code = done.code
+print("\\nMODULES " + json.dumps([code, sorted(sys.modules)]))
+"""
+
+
+def modules_of(*args: str, cwd: Path) -> tuple[int, list[str]]:
+    """The exit code of ``cook args`` and every module it imported."""
+    probe = PROBE.format(cook=str(COOK), args=list(args))
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env(),
+        check=False,
+    )
+    line = done.stdout.rsplit("\nMODULES ", 1)[1]
+    code, modules = json.loads(line)
+    return code, modules
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        ["run"],  # a missing argument
+        ["run", "wf.yaml", "-n", "0"],  # a bad one
+        ["bake"],  # an unknown command
+        ["run", "--help"],
+        ["diagram", "--format", "gif"],
+    ],
+)
+def test_startup_imports_no_heavy_module(tmp_path: Path, args: list[str]) -> None:
+    code, modules = modules_of(*args, cwd=tmp_path)
+    assert code in (0, 2)
+    heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY)
+    assert heavy == [], heavy
+
+
+def test_a_command_imports_what_it_needs(tmp_path: Path) -> None:
+    code, modules = modules_of("diagram", "--format", "mermaid", cwd=tmp_path)
+    assert code == 0
+    assert "statecharts.diagrams" in modules and "asyncio" in modules
+    assert "cook.drive" not in modules and "psycopg" not in modules and "rich" not in modules
