@@ -20,7 +20,7 @@ from .display import make_display
 from .drive import run
 from .errors import InvalidInput
 from .output import surviving
-from .runner import STORE_DIR_NAME
+from .places import STORE_DIR_NAME
 
 __all__ = ["demo"]
 

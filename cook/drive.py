@@ -21,9 +21,9 @@ from typing import Any
 
 from statecharts import (
     Direct,
-    InMemorySessionManager,
     SessionConfig,
     SessionId,
+    SessionManager,
     SessionOptions,
     Worktree,
     signals,
@@ -36,7 +36,8 @@ from .errors import InvalidInput, one_line
 from .interrupts import Interrupts, current
 from .outcome import Merge, Outcome, failed_steps, step_timeouts
 from .output import surviving
-from .runner import Runner, worktree_branch, worktree_path
+from .places import STORE_DIR_NAME, worktree_branch, worktree_path
+from .runner import Runner
 from .store import open_manager, project_dir, shown_location, store_location
 from .views import summary_lines
 from .workflow import Workflow, load_workflow
@@ -82,7 +83,7 @@ def _check_place(config: SessionConfig) -> None:
 
 
 async def _create(
-    manager: InMemorySessionManager, config: SessionConfig, interrupts: Interrupts
+    manager: SessionManager, config: SessionConfig, interrupts: Interrupts
 ) -> SessionId:
     """Create the worktree and the session, both or neither (signals wait meanwhile)."""
     interrupts.hold()
@@ -109,7 +110,7 @@ async def run(args: Namespace) -> int:
     config = _config(args, workflow, project)
     _check_place(config)
     location = store_location(project, args.store)
-    git.exclude(project, "/.sessionchart/")
+    git.exclude(project, f"/{STORE_DIR_NAME}/")
     manager = await open_manager(location)
     try:
         session_id = await _create(manager, config, interrupts)
@@ -168,9 +169,7 @@ def _output_lost(session_id: str) -> None:
         )
 
 
-async def _stop_after(
-    manager: InMemorySessionManager, session_id: SessionId, error: Exception
-) -> None:
+async def _stop_after(manager: SessionManager, session_id: SessionId, error: Exception) -> None:
     """An error stopped the runner: pause the session (if it runs) so that it can be resumed."""
     with contextlib.suppress(Exception):
         if (await manager.get_state(session_id)).status == "running":
@@ -179,7 +178,7 @@ async def _stop_after(
 
 
 async def drive(
-    manager: InMemorySessionManager,
+    manager: SessionManager,
     session_id: SessionId,
     config: SessionConfig,
     *,
@@ -217,7 +216,7 @@ async def drive(
 
 
 async def _report(
-    manager: InMemorySessionManager,
+    manager: SessionManager,
     session_id: SessionId,
     status: str,
     display: Display,

@@ -25,10 +25,10 @@ from statecharts import (
     LiveSession,
     SessionError,
     SessionId,
-    SessionNotFound,
     SessionStorage,
     TimestampedEvent,
 )
+from statecharts.loading import load_session
 from statecharts.state import ACTIVE_STATUSES, TERMINAL_STATUSES
 from statecharts.storage import as_durable
 
@@ -143,10 +143,7 @@ async def follow(
     With ``keep_following``, then waits for new events until the session is
     finished; otherwise stops at the end of what is stored.
     """
-    head = await as_durable(storage).load_head(session_id)
-    if head is None:
-        raise SessionNotFound(session_id)
-    session = LiveSession(head.id, head.config, head.created_at)
+    session = await load_session(as_durable(storage), session_id, up_to=0)
     async with _new_events(storage, session_id) as wait:
         while True:
             async for recorded in storage.load_events(session_id, session.last_seq):

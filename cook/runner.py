@@ -38,37 +38,25 @@ from typing import Protocol
 
 from persistence import StorageUnavailable
 from statecharts import (
-    InMemorySessionManager,
     IterationChanges,
     SessionConfig,
     SessionId,
+    SessionManager,
     SessionState,
     Worktree,
 )
 
 from . import git
 from .outcome import Merge
+from .places import worktree_branch, worktree_path
 from .steps import StepResult, run_step
 from .views import plural
 from .workflow import Step, Workflow
 
-__all__ = ["Reporter", "Runner", "WorkPlace", "worktree_branch", "worktree_path"]
+__all__ = ["Reporter", "Runner", "WorkPlace"]
 
-STORE_DIR_NAME = ".sessionchart"
-WORKTREES_DIR = "worktrees"
-"""Where, in the store's directory, the sessions' git worktrees are."""
 STORAGE_LOST = "storage unavailable"
 """The start of the ``paused`` reason recorded when the store could not be reached."""
-
-
-def worktree_path(repo: Path, name: str) -> Path:
-    """Where the worktree of a session in ``Worktree(name)`` mode lives."""
-    return repo / STORE_DIR_NAME / WORKTREES_DIR / name
-
-
-def worktree_branch(name: str) -> str:
-    """The branch a session in ``Worktree(name)`` mode works on."""
-    return f"sessionchart/{name}"
 
 
 class Reporter(Protocol):
@@ -105,7 +93,7 @@ class Runner:
 
     def __init__(
         self,
-        manager: InMemorySessionManager,
+        manager: SessionManager,
         session_id: SessionId,
         config: SessionConfig,
         reporter: Reporter,

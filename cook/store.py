@@ -19,11 +19,11 @@ import os
 import re
 from pathlib import Path
 
-from statecharts import InMemorySessionManager, SessionStorage
+from statecharts import InMemorySessionManager, SessionManager, SessionStorage
 
 from . import git
 from .errors import InvalidInput, printable
-from .runner import STORE_DIR_NAME, WORKTREES_DIR
+from .places import STORE_DIR_NAME, WORKTREES_DIR
 
 __all__ = [
     "DATABASE_URL_SCHEMES",
@@ -160,7 +160,7 @@ def open_for_reading(location: str) -> SessionStorage:
 
 async def open_manager(
     location: str, *, reading: bool = False, existing: bool = False
-) -> InMemorySessionManager:
+) -> SessionManager:
     """A manager over the store at ``location``, recovered after any crash.
 
     ``reading``: for a command that only reads (:func:`open_for_reading`);

@@ -28,6 +28,7 @@ from statecharts.storage import (
 
 from .durability import Durability
 from .errors import (
+    AppendRefused,
     CorruptionError,
     InvalidSessionId,
     RecordTooLarge,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from .postgres import PostgresSessionStorage, PostgresSignalBridge
 
 __all__ = [
+    "AppendRefused",
     "ConcurrentModification",
     "CorruptionError",
     "Durability",

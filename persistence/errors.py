@@ -18,6 +18,7 @@ from statecharts.storage import SessionLocked
 from .limits import describe_size
 
 __all__ = [
+    "AppendRefused",
     "CorruptionError",
     "InvalidSessionId",
     "RecordTooLarge",
@@ -102,3 +103,16 @@ class RecordTooLarge(StorageError, ValueError):
             path,
         )
         self.errno = errno.EFBIG
+
+
+class AppendRefused(StorageError, ValueError):
+    """Events a store will not append: their seqs do not follow, or the session is finished.
+
+    The caller's mistake, not the disk's: nothing was written.  Every store
+    applies the same rule (:func:`persistence.rules.checked_append`).
+    """
+
+    def __init__(self, session_id: str, why: str) -> None:
+        self.session_id = session_id
+        self.why = why
+        super().__init__(f"cannot append to session {session_id}: {why}")

@@ -47,6 +47,7 @@ from .errors import CorruptionError, StorageError
 from .files import Directory, checked_id, try_lock
 from .limits import MAX_CHECKPOINT
 from .migrations import upgrade
+from .rules import checked_append
 
 _MAX_FILE: Final = MAX_CHECKPOINT
 """The largest session file read (a whole session: meant for small ones)."""
@@ -217,11 +218,13 @@ class FileSessionStorage:
         with self._guard:
             session = self._current(session_id)
             last = session.events[-1].seq if session.events else 0
-            if events and events[0].seq != last + 1:
-                raise StorageError(f"seq {events[0].seq} does not follow seq {last}")
-            self._replace(
-                session.model_copy(update={"events": (*session.events, *events), "state": state})
+            batch = checked_append(
+                session_id, events, state, last_seq=last, status=session.state.status
             )
+            if batch:
+                self._replace(
+                    session.model_copy(update={"events": (*session.events, *batch), "state": state})
+                )
 
     async def load_events(
         self, session_id: SessionId, after_seq: int = 0

@@ -24,8 +24,8 @@ from statecharts import (
 from statecharts.errors import SessionError
 from statecharts.storage import Batch, SessionHead, SessionListing, append_one_by_one
 
-from .errors import StorageError
 from .files import checked_id
+from .rules import checked_append
 
 __all__ = ["MemorySessionStorage"]
 
@@ -109,9 +109,10 @@ class MemorySessionStorage:
         stored = self._stored(session_id)
         with self._guard:
             last = stored.events[-1].seq if stored.events else 0
-            if events and events[0].seq != last + 1:
-                raise StorageError(f"seq {events[0].seq} does not follow seq {last}")
-            stored.events.extend(events)
+            batch = checked_append(
+                session_id, events, state, last_seq=last, status=stored.session.state.status
+            )
+            stored.events.extend(batch)
             stored.session = stored.session.model_copy(update={"state": state})
 
     async def load_events(

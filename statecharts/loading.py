@@ -55,11 +55,16 @@ paused_gc = _GcPause()
 """``with paused_gc:`` holds the garbage collector while a long log is folded."""
 
 
-async def load_session(storage: DurableSessionStorage, session_id: SessionId) -> LiveSession:
-    """The session as stored: its latest checkpoint, then the events after it, folded.
+async def load_session(
+    storage: DurableSessionStorage, session_id: SessionId, *, up_to: int | None = None
+) -> LiveSession:
+    """The session as stored — or as it was at seq ``up_to``: its latest checkpoint (at or
+    before that point), then the events after it, folded.
 
-    The session keeps none of its events (the store has them) and knows the
-    seq of its checkpoint (``checkpoint_seq``).
+    The one routine that rebuilds a session from a store: the manager, the
+    PostgreSQL signal bridge and ``cook``'s followers all use it.  The session
+    keeps none of its events (the store has them) and knows the seq of its
+    checkpoint (``checkpoint_seq``).
 
     Raises :class:`~statecharts.errors.SessionNotFound` for an unknown id and
     :class:`~statecharts.errors.ReplayError` for a log the chart does not accept.
@@ -69,7 +74,7 @@ async def load_session(storage: DurableSessionStorage, session_id: SessionId) ->
         if head is None:
             raise SessionNotFound(session_id)
         checkpoint = head.checkpoint
-        if checkpoint is None:
+        if checkpoint is None or (up_to is not None and checkpoint.seq > up_to):
             session = LiveSession(head.id, head.config, head.created_at)
         else:
             session = LiveSession.from_snapshot(
@@ -77,7 +82,13 @@ async def load_session(storage: DurableSessionStorage, session_id: SessionId) ->
             )
             session.checkpoint_seq = checkpoint.seq
         session.keep_events = False  # the store has them
-        session.replay([event async for event in storage.load_events(session_id, session.last_seq)])
+        if up_to is None or up_to > session.last_seq:
+            batch = []
+            async for event in storage.load_events(session_id, session.last_seq):
+                if up_to is not None and event.seq > up_to:
+                    break
+                batch.append(event)
+            session.replay(batch)
     return session
 
 

@@ -76,7 +76,14 @@ _T = TypeVar("_T")
 
 @runtime_checkable
 class SessionManager(Protocol):
-    """What a session manager offers (the spec's interface, in Python)."""
+    """What a session manager offers: the spec's interface, in Python, and what consumers use.
+
+    ``cook`` depends on this protocol, not on :class:`InMemorySessionManager`.
+    ``damaged`` names the sessions the manager's store could not read (they
+    are left out of listings).
+    """
+
+    damaged: dict[SessionId, SessionError]
 
     async def create_session(self, config: SessionConfig) -> SessionId:
         """Create a session in ``created`` and return its new id."""
@@ -112,6 +119,28 @@ class SessionManager(Protocol):
         """The session's events with ``seq > after_seq``, in order (at most ``limit``)."""
         ...
 
+    def stream_events(
+        self, session_id: SessionId, after_seq: int = 0, limit: int | None = None
+    ) -> AsyncIterator[TimestampedEvent]:
+        """The session's events with ``seq > after_seq``, one at a time (at most ``limit``)."""
+        ...
+
+    async def get_info(self, session_id: SessionId) -> SessionInfo:
+        """The session at a glance: id, state, config, progress, who drives it."""
+        ...
+
+    async def list_sessions(
+        self,
+        statuses: Iterable[str] | None = None,
+        *,
+        workflow: str | None = None,
+        since: datetime | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[SessionInfo]:
+        """The sessions, filtered and paged (see :meth:`InMemorySessionManager.list_sessions`)."""
+        ...
+
     async def list_active_sessions(self) -> list[SessionInfo]:
         """Every session that is not finished, oldest first."""
         ...
@@ -134,6 +163,18 @@ class SessionManager(Protocol):
 
     async def restore_session(self, session_id: SessionId) -> SessionState:
         """Rebuild the session from its latest checkpoint and the events after it."""
+        ...
+
+    async def drain_signals(self, timeout: float | None = None) -> bool:
+        """Wait until every signal of events recorded so far was delivered."""
+        ...
+
+    async def flush(self) -> None:
+        """Make every event recorded so far durable."""
+        ...
+
+    async def aclose(self) -> None:
+        """Checkpoint what is due, close the store, stop delivering signals."""
         ...
 
 

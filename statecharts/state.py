@@ -11,6 +11,7 @@ from .record import Record
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "STATE_TYPES",
     "TERMINAL_STATUSES",
     "Completed",
     "Created",
@@ -75,6 +76,9 @@ SessionState = Annotated[
     Created | Running | Paused | Completed | Failed, Field(discriminator="status")
 ]
 """Any session state, discriminated by its ``status``."""
+
+STATE_TYPES: Final = (Created, Running, Paused, Completed, Failed)
+"""The classes of :data:`SessionState`, for ``isinstance``."""
 
 TERMINAL_STATUSES: Final = frozenset({"completed", "failed"})
 """Statuses a session never leaves."""

@@ -28,10 +28,11 @@ from types import TracebackType
 from typing import Any, Self
 
 import psycopg
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 
 from statecharts import LiveSession, ReplayError, SessionId, SessionNotFound
 from statecharts.dispatch import SignalDispatcher
+from statecharts.loading import load_session
 
 from ..errors import StorageError
 from ..files import checked_id
@@ -140,17 +141,7 @@ class PostgresSignalBridge:
 
     # -- listening ----------------------------------------------------------------------
     async def _listen(self) -> None:
-        connection = await self.storage._pool.connect()
-        try:
-            await connection.execute(
-                sql.SQL("LISTEN {}").format(sql.Identifier(self.storage.channel))
-            )
-        except psycopg.Error as error:
-            await connection.close()
-            raise StorageError(
-                f"could not listen in {self.storage.location}", cause=error
-            ) from error
-        self._connection = connection
+        self._connection = await self.storage.listener()
 
     async def _disconnect(self) -> None:
         connection, self._connection = self._connection, None
@@ -210,11 +201,7 @@ class PostgresSignalBridge:
 
     async def _catch_up(self, *, first: bool) -> None:
         """Handle every event stored since the last one handled, for every followed session."""
-        rows = await self.storage._rows(
-            "read the sessions", "SELECT id, last_seq FROM sessions", ()
-        )
-        for session_id, last_seq in rows:
-            sid = SessionId(session_id)
+        for sid, last_seq in (await self.storage.positions()).items():
             if sid not in self._positions:
                 if not self._all:
                     continue
@@ -232,7 +219,7 @@ class PostgresSignalBridge:
                 if replica is None or replica.last_seq != position:
                     replica = await self._replica(session_id, position)
                     self._replicas[session_id] = replica
-                async for recorded in self.storage._events(session_id, position):
+                async for recorded in self.storage.load_events(session_id, position):
                     old_state = replica.state
                     replica.replay([recorded])
                     self._positions[session_id] = recorded.seq
@@ -246,20 +233,7 @@ class PostgresSignalBridge:
 
     async def _replica(self, session_id: SessionId, seq: int) -> LiveSession:
         """The session as it was at ``seq``: from a checkpoint at or before it, then events."""
-        head = await self.storage.load_head(session_id)
-        if head is None:
-            raise SessionNotFound(session_id)
-        checkpoint = head.checkpoint
-        if checkpoint is not None and checkpoint.seq <= seq:
-            replica = LiveSession.from_snapshot(
-                head.id, head.config, head.created_at, checkpoint.state_snapshot
-            )
-        else:
-            replica = LiveSession(head.id, head.config, head.created_at)
-        replica.replay(
-            [e async for e in self.storage._events(session_id, replica.last_seq, up_to=seq)]
-        )
-        return replica
+        return await load_session(self.storage, session_id, up_to=seq)
 
     async def _moved_on(self) -> None:
         async with self._moved:

@@ -27,7 +27,7 @@ UPDATE sessions SET owner_host = %(host)s, owner_pid = %(pid)s, owner_started = 
     owner_token = %(token)s, heartbeat = now()
 WHERE id = %(id)s AND (owner_token IS NULL OR owner_token = %(token)s
     OR heartbeat < now() - make_interval(secs => %(lease)s) OR owner_token = %(gone)s)
-RETURNING last_seq, version
+RETURNING last_seq, version, status
 """
 """Own a session: free, already ours, its owner's lease expired, or its owner (``gone``) gone."""
 

@@ -9,37 +9,20 @@ by the records' own pydantic models, and data that does not parse is a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import pairwise
 from typing import Final, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
 from statecharts import SessionState, TimestampedEvent
 
-from ..errors import CorruptionError, StorageError
+from ..errors import CorruptionError
 
-__all__ = ["STATE", "checked_events", "event_json", "events_json", "parse"]
+__all__ = ["STATE", "event_json", "events_json", "parse"]
 
 STATE: Final[TypeAdapter[SessionState]] = TypeAdapter(SessionState)
 """Parses any stored session state."""
 
 _T = TypeVar("_T")
-
-
-def checked_events(session_id: str, events: Sequence[TimestampedEvent]) -> list[TimestampedEvent]:
-    """``events`` as a list, if they are recorded events with consecutive seqs."""
-    if isinstance(events, str | bytes) or not isinstance(events, Sequence):
-        raise StorageError(f"expected a sequence of events, got {type(events).__name__}")
-    batch = list(events)
-    for event in batch:
-        if not isinstance(event, TimestampedEvent):
-            raise StorageError(f"expected a TimestampedEvent, got {type(event).__name__}")
-    for before, event in pairwise(batch):
-        if event.seq != before.seq + 1:
-            raise StorageError(
-                f"seq {event.seq} does not follow seq {before.seq} (session {session_id})"
-            )
-    return batch
 
 
 def event_json(session_id: str, event: TimestampedEvent) -> str:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Final, LiteralString, TypeVar
 
 import psycopg
+from psycopg import sql
 from pydantic import TypeAdapter
 
 from statecharts import (
@@ -37,7 +38,7 @@ from statecharts import (
     TimestampedEvent,
 )
 from statecharts.errors import SessionError
-from statecharts.state import TERMINAL_STATUSES, Completed, Created, Failed, Paused, Running
+from statecharts.state import TERMINAL_STATUSES
 from statecharts.storage import (
     Batch,
     SessionHead,
@@ -50,12 +51,13 @@ from statecharts.storage import (
 from ..errors import StorageError
 from ..files import checked_id
 from ..ownership import DEFAULT_LEASE, Owner, is_gone, this_process
+from ..rules import checked_append, checked_events
 from .appends import Append, GroupAppender
 from .connections import ConnectionPool, database_errors, parse_location
 from .errors import ConcurrentModification
 from .heartbeat import Heartbeat
 from .queries import INSERT_EVENTS, LISTING, LISTING_OF, OWNER, RELEASE, TAKE, UPSERT
-from .records import STATE, checked_events, event_json, events_json, parse
+from .records import STATE, event_json, events_json, parse
 from .schema import migrate
 
 __all__ = ["PostgresSessionStorage"]
@@ -66,16 +68,16 @@ BATCH: Final = 1000
 """Events read per query by ``load_events``."""
 
 _STATE: Final[TypeAdapter[SessionState]] = TypeAdapter(SessionState)
-_STATES = (Created, Running, Paused, Completed, Failed)
 _T = TypeVar("_T")
 
 
 @dataclass(slots=True)
 class _Held:
-    """A session this store writes: the row's version and last seq as it last wrote them."""
+    """A session this store writes: the row's version, last seq and status as it last wrote them."""
 
     version: int
     last_seq: int
+    status: str = "running"
 
 
 class PostgresSessionStorage:
@@ -176,7 +178,9 @@ class PostgresSessionStorage:
         if not isinstance(session, PersistedSession):
             raise StorageError(f"expected a PersistedSession, got {type(session).__name__}")
         session_id = checked_id(session.id)
-        batch = checked_events(session_id, session.events)
+        batch = checked_append(  # a whole session: its events from seq 1
+            session_id, session.events, session.state, last_seq=0, status="created"
+        )
         finished = session.state.status in TERMINAL_STATUSES
         params = self._owner_params(session_id)
         last_seq = batch[-1].seq if batch else 0
@@ -207,7 +211,7 @@ class PostgresSessionStorage:
                     await connection.execute(INSERT_EVENTS, (events_json(session_id, batch),))
         self._held.pop(session_id, None)
         if not finished:
-            self._held[session_id] = _Held(stored[0], last_seq)
+            self._held[session_id] = _Held(stored[0], last_seq, session.state.status)
             self._start_heartbeat()
 
     async def load(self, session_id: SessionId) -> PersistedSession | None:
@@ -311,17 +315,13 @@ class PostgresSessionStorage:
         stored, and the next ``acquire`` reads the row again).
         """
         session_id = checked_id(session_id)
-        batch = checked_events(session_id, events)
-        if not isinstance(state, _STATES):
-            raise StorageError(f"expected a session state, got {type(state).__name__}")
-        if not batch:
+        if not checked_events(session_id, events, state):
             return
         held = self._held.get(session_id) or await self._take(session_id)
-        first, last = batch[0].seq, batch[-1].seq
-        if first != held.last_seq + 1:
-            raise StorageError(
-                f"seq {first} does not follow seq {held.last_seq} of session {session_id}"
-            )
+        batch = checked_append(
+            session_id, events, state, last_seq=held.last_seq, status=held.status
+        )
+        last = batch[-1].seq
         finished = state.status in TERMINAL_STATUSES
         row = (
             f'{{"id":"{session_id}","version":{held.version},"after":{held.last_seq},'
@@ -337,7 +337,7 @@ class PostgresSessionStorage:
         if version is None:
             await self._refused(session_id, held)
             return  # pragma: no cover - _refused always raises
-        held.version, held.last_seq = version, last
+        held.version, held.last_seq, held.status = version, last, state.status
         if finished:
             self._held.pop(session_id, None)
 
@@ -384,6 +384,24 @@ class PostgresSessionStorage:
             if len(rows) < BATCH:
                 return
             after = rows[-1][0]
+
+    async def positions(self) -> dict[SessionId, int]:
+        """The last stored seq of every session (what a follower catches up to)."""
+        rows = await self._rows("read the sessions", "SELECT id, last_seq FROM sessions", ())
+        return {SessionId(session_id): last_seq for session_id, last_seq in rows}
+
+    async def listener(self) -> psycopg.AsyncConnection[Any]:
+        """A connection of its own, listening on the store's channel (the caller closes it).
+
+        Each batch of appends notifies ``token sid:seq sid:seq...`` there.
+        """
+        connection = await self._pool.connect()
+        try:
+            await connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+        except psycopg.Error as error:
+            await connection.close()
+            raise StorageError(f"could not listen in {self.location}", cause=error) from error
+        return connection
 
     async def _exists(self, session_id: SessionId) -> bool:
         return bool(await self._rows("read", "SELECT 1 FROM sessions WHERE id = %s", (session_id,)))
@@ -465,7 +483,7 @@ class PostgresSessionStorage:
             rows = await self._rows("take", TAKE, params, session_id)
             if not rows:
                 raise SessionLocked(session_id, None if owner is None else owner.holder())
-        held = _Held(version=rows[0][1], last_seq=rows[0][0])
+        held = _Held(version=rows[0][1], last_seq=rows[0][0], status=rows[0][2])
         self._held[session_id] = held
         self._start_heartbeat()
         return held

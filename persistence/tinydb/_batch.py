@@ -32,6 +32,7 @@ from statecharts import SessionError, SessionId, SessionState, TimestampedEvent
 from statecharts.storage import Batch, SessionLocked
 
 from ..files import Directory, checked_id
+from ..rules import checked_append
 from ._documents import LOCK_NAME, SessionDocument, write_document
 from ._holding import Held
 from ._log_writer import EventLog
@@ -122,7 +123,14 @@ def _lock_and_append(
             document = store.held.takeable(directory, session_id)
             event_log = store.held.open_log(document, directory)
             try:
-                event_log.append(events, sync=False)
+                checked = checked_append(
+                    session_id,
+                    events,
+                    state,
+                    last_seq=event_log.end.seq,
+                    status=document.state.status,
+                )
+                event_log.append(checked, sync=False)
             finally:
                 event_log.suspend(sync=False)
         except BaseException:

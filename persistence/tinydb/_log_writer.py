@@ -134,13 +134,10 @@ class EventLog:
         The hot path of every recorded event: one encode, one ``fstat`` (a log
         deleted under us must not swallow events), one ``write``.  With
         ``sync`` false the durability mode is left to the caller (a batch
-        made durable at once).
+        made durable at once).  The seqs were checked by the store
+        (:func:`persistence.rules.checked_append`).
         """
         end = self.end
-        if events[0].seq != end.seq + 1:
-            raise StorageError(
-                f"seq {events[0].seq} does not follow seq {end.seq} of the log", self.path
-            )
         if len(events) == 1:
             data, running = encode_event(events[0], end.running)
             last_length = len(data)

@@ -36,6 +36,7 @@ from statecharts.storage import Batch, SessionHead, SessionListing, SessionLocke
 from ..durability import DEFAULT_WINDOW, Durability, GroupCommitter, check_mode
 from ..errors import CorruptionError, StorageError
 from ..files import Directory, checked_id
+from ..rules import checked_append
 from ..verify import Problem, VerifyReport
 from ._batch import append_many
 from ._check import check_store
@@ -282,7 +283,7 @@ class TinyDBSessionStorage:
         self, session_id: SessionId, events: Sequence[TimestampedEvent], state: SessionState
     ) -> None:
         """Append to the session's log; on a lifecycle change, also record the new status."""
-        if not events:
+        if isinstance(events, Sequence) and not events:
             return
         held = self.held.get(session_id)
         if held is None:
@@ -294,6 +295,11 @@ class TinyDBSessionStorage:
         self, held: Held, events: Sequence[TimestampedEvent], state: SessionState
     ) -> None:
         """Append to a session this store holds (see :meth:`append`)."""
+        events = checked_append(
+            held.session_id, events, state, last_seq=held.log.end.seq, status=held.status
+        )
+        if not events:
+            return
         event_log = self.held.writable(held)
         before, before_start = event_log.end, event_log.last_line_start
         event_log.append(events)

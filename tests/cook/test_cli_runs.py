@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cook.runner import worktree_path
+from cook.places import worktree_path
 
 from .cli import cook, only_session, start, write_workflow
 from .conftest import make_repo, sh

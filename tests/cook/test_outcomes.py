@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
-from cook.runner import worktree_path
+from cook.places import worktree_path
 
 from .cli import COOK, cook, env, only_session, start, wait_for, write_workflow
 from .conftest import sh

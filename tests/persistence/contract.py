@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 import pytest
 
 from persistence import (
+    AppendRefused,
     DurableSessionStorage,
     InvalidSessionId,
     SessionLocked,
-    StorageError,
     verify,
 )
 from statecharts import (
@@ -150,16 +150,77 @@ class StorageContract:
             assert [e async for e in store.load_events(sid, after)] == recorded[after:]
         manager.close()
 
-    async def test_an_out_of_order_append_is_refused_and_changes_nothing(
+    @pytest.mark.parametrize(
+        ("seqs", "says"),
+        [
+            ([3], "a gap"),
+            ([2, 7], "a gap"),
+            ([2, 2], "stored already"),
+            ([1], "stored already"),
+            ([2, 3, 2], "stored already"),
+        ],
+    )
+    async def test_an_append_whose_seqs_do_not_follow_is_refused_and_changes_nothing(
+        self,
+        store: DurableSessionStorage,
+        session_config: SessionConfig,
+        seqs: list[int],
+        says: str,
+    ) -> None:
+        manager = await self.new_manager(store)
+        sid = await manager.create_session(session_config)
+        await manager.start_session(sid)
+        batch = [stamped(seq, events.CommandExecuted(command="x", success=True)) for seq in seqs]
+        with pytest.raises(AppendRefused, match=says):
+            await store.append(sid, batch, state.Running(iteration=0))
+        assert [e.seq async for e in store.load_events(sid)] == [1]
+        assert (await verify(store)).ok
+        manager.close()
+
+    async def test_an_append_of_what_is_not_events_is_refused(
         self, store: DurableSessionStorage, session_config: SessionConfig
     ) -> None:
         manager = await self.new_manager(store)
         sid = await manager.create_session(session_config)
         await manager.start_session(sid)
-        with pytest.raises(StorageError):
-            await store.append(sid, [stamped(3, events.Resumed())], state.Running(iteration=0))
+        two = stamped(2, events.Resumed())
+        for batch, new_state in [
+            ("not events", state.Running(iteration=0)),
+            ([events.Resumed()], state.Running(iteration=0)),
+            ([two], "running"),
+        ]:
+            with pytest.raises(AppendRefused, match="expected"):
+                await store.append(sid, batch, new_state)  # type: ignore[arg-type]
         assert [e.seq async for e in store.load_events(sid)] == [1]
         manager.close()
+
+    async def test_nothing_is_appended_to_a_finished_session(
+        self, store: DurableSessionStorage, session_config: SessionConfig
+    ) -> None:
+        manager = await self.new_manager(store)
+        sid = await manager.create_session(session_config)
+        await manager.start_session(sid)
+        await manager.fail_session(sid, "boom")
+        late = stamped(3, events.Resumed())
+        with pytest.raises(AppendRefused, match="the session is failed"):
+            await store.append(sid, [late], state.Running(iteration=0))
+        assert [e.seq async for e in store.load_events(sid)] == [1, 2]
+        manager.close()
+
+    async def test_a_store_that_does_not_hold_a_session_cannot_append_to_it(
+        self, opener: Opener, session_config: SessionConfig
+    ) -> None:
+        if not self.excludes_other_instances:
+            pytest.skip("this store has a single user")
+        first, second = opener(), opener()
+        manager = await self.new_manager(first)
+        sid = await manager.create_session(session_config)
+        await manager.start_session(sid)
+        with pytest.raises(SessionLocked):
+            await second.append(sid, [stamped(2, events.Resumed())], state.Running(iteration=0))
+        assert [e.seq async for e in second.load_events(sid)] == [1]
+        await manager.aclose()
+        await second.close()
 
     async def test_unknown_sessions(self, store: DurableSessionStorage) -> None:
         unknown = new_session_id()
