@@ -291,12 +291,32 @@ def _add_maintenance(commands: argparse._SubParsersAction[Parser]) -> None:
         help="write to FILE instead of stdout ('-' is stdout)",
     )
     _command(commands, "verify", "maintenance:verify", "check the store for damage")
-    _command(commands, "repair", "maintenance:repair", "repair what is safe to repair in the store")
+    p = _command(
+        commands,
+        "repair",
+        "maintenance:repair",
+        "repair what is safe to repair in the store; set aside (quarantine) what is not",
+    )
+    what = p.add_mutually_exclusive_group()
+    what.add_argument(
+        "--remove", action="store_true", help="delete the sessions that cannot be repaired"
+    )
+    what.add_argument(
+        "--keep-damaged",
+        action="store_true",
+        help="leave the sessions that cannot be repaired where they are",
+    )
     p = commands.add_parser(
         "db", help="the PostgreSQL store's schema", description="the PostgreSQL store's schema"
     )
     db_commands = p.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
-    _command(db_commands, "migrate", "database:migrate", "create or migrate the PostgreSQL schema")
+    _command(
+        db_commands,
+        "migrate",
+        "database:migrate",
+        "migrate a store written by an older sessionchart (TinyDB), or create or migrate "
+        "the PostgreSQL schema",
+    )
     p = _command(
         commands,
         "demo",

@@ -81,10 +81,18 @@ async def verify(args: Namespace) -> int:
 
 
 async def repair(args: Namespace) -> int:
-    """``cook repair``: fix what is safe to fix (keeping copies), report what is not."""
-    return await _check_store(
-        args, persistence.repair, lambda location: open_storage(location, create=False)
-    )
+    """``cook repair``: fix what is safe to fix (keeping copies); set aside what is not.
+
+    What cannot be fixed is moved to the store's ``quarantine/`` with every file
+    (``--remove`` deletes it instead, ``--keep-damaged`` leaves it in place).
+    """
+
+    async def check(storage: SessionStorage) -> persistence.RepairReport:
+        return await persistence.repair(
+            storage, quarantine=not args.keep_damaged, remove=args.remove
+        )
+
+    return await _check_store(args, check, lambda location: open_storage(location, create=False))
 
 
 _Report = persistence.VerifyReport | persistence.RepairReport

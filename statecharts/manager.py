@@ -46,7 +46,7 @@ from .config import SessionConfig
 from .dispatch import SignalDispatcher
 from .errors import InvalidEvent, SessionError, SessionNotFound
 from .events import EVENT_TYPES, SessionEvent, Started, TimestampedEvent
-from .ids import SessionId, new_session_id
+from .ids import SessionId, created_at, new_session_id
 from .loading import load_session, rebuild
 from .progress import SessionProgress
 from .session import LiveSession
@@ -225,10 +225,6 @@ class InMemorySessionManager:
             from ._recovery import recover_interrupted  # noqa: PLC0415 - open's path only
 
             await recover_interrupted(manager)
-        else:
-            store = manager._store()
-            await store.listing()
-            manager.damaged.update(store.damaged())
         return manager
 
     def _store(self) -> DurableSessionStorage:
@@ -483,19 +479,21 @@ class InMemorySessionManager:
         read), and only the sessions of the page are loaded; one the store
         cannot read is left out and reported in :attr:`damaged`.
         """
-        rows = await self._rows()
         wanted = None if statuses is None else frozenset(statuses)
-        chosen = [
-            row
-            for row in rows
-            if (wanted is None or row.status in wanted)
-            and (workflow is None or row.workflow == workflow)
-            and (since is None or row.created_at >= since)
-        ]
-        if newest_first:
-            chosen.reverse()
-        if limit is not None:
-            chosen = chosen[: max(limit, 0)]
+        if self.storage is not None and wanted is None and workflow is None:
+            chosen = await self._page_by_id(since, newest_first=newest_first, limit=limit)
+        else:
+            chosen = [
+                row
+                for row in await self._rows()
+                if (wanted is None or row.status in wanted)
+                and (workflow is None or row.workflow == workflow)
+                and (since is None or row.created_at >= since)
+            ]
+            if newest_first:
+                chosen.reverse()
+            if limit is not None:
+                chosen = chosen[: max(limit, 0)]
         infos = []
         for row in chosen:
             try:
@@ -507,6 +505,22 @@ class InMemorySessionManager:
                 continue
             infos.append(_with_row(info, row) if self.storage is not None else info)
         return infos
+
+    async def _page_by_id(
+        self, since: datetime | None, *, newest_first: bool, limit: int | None
+    ) -> list[SessionListing]:
+        """A page chosen by id alone (ids sort by creation): only its sessions are read."""
+        assert self.storage is not None
+        ids = await self.storage.list()
+        if since is not None:
+            ids = [session_id for session_id in ids if created_at(session_id) >= since]
+        if newest_first:
+            ids.reverse()
+        if limit is not None:
+            ids = ids[: max(limit, 0)]
+        rows = {row.id: row for row in await self.storage.listing(ids)}
+        self.damaged.update(self.storage.damaged())
+        return [rows[session_id] for session_id in ids if session_id in rows]
 
     async def _rows(self) -> list[SessionListing]:
         """Every session at a glance: from the store, or from memory."""

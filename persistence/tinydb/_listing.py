@@ -9,6 +9,7 @@ damaged session (:class:`~persistence.errors.CorruptionError`).
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
@@ -22,7 +23,7 @@ from ._documents import DOCUMENT_NAME, TABLE_NAME
 from ._layout import Layout
 from ._owners import Holder, Liveness
 
-__all__ = ["listing_row"]
+__all__ = ["Listing"]
 
 
 class _Loose(BaseModel):
@@ -46,12 +47,64 @@ class _Row(_Loose):
     holder: Holder | None = None
 
 
-def listing_row(layout: Layout, session_id: SessionId, liveness: Liveness) -> SessionListing:
-    """The session's row.
+class Listing:
+    """The rows of a store's sessions, each kept until its document changes.
 
-    Raises :class:`~statecharts.SessionNotFound` when it is gone,
-    :class:`~persistence.errors.CorruptionError` when it is damaged.
+    Listing 10,000 sessions reads 10,000 documents; listing them again (a
+    dashboard refreshing its page) only ``stat``-s them, and reads again the
+    few whose document was rewritten (a new file: new inode and time).  Who
+    holds a session is asked anew each time: a holder dies without a word.
     """
+
+    def __init__(self, layout: Layout, liveness: Liveness, *, size: int = 100_000) -> None:
+        self.layout = layout
+        self.liveness = liveness
+        self.size = size
+        self._rows: dict[SessionId, tuple[tuple[int, int, int, int], _Row]] = {}
+
+    def row(self, session_id: SessionId) -> SessionListing:
+        """The session's row.
+
+        Raises :class:`~statecharts.SessionNotFound` when it is gone,
+        :class:`~persistence.errors.CorruptionError` when it is damaged.
+        """
+        key = self._key(session_id)
+        kept = self._rows.get(session_id)
+        if kept is not None and key is not None and kept[0] == key:
+            parsed = kept[1]
+        else:
+            parsed = _read_row(self.layout, session_id)
+            if key is not None and key == self._key(session_id):  # not rewritten meanwhile
+                if len(self._rows) >= self.size:
+                    self._rows.clear()
+                self._rows[session_id] = (key, parsed)
+        holder = parsed.holder
+        alive = holder is not None and self.liveness.alive(holder)
+        return SessionListing(
+            id=session_id,
+            state=parsed.state,
+            workflow=parsed.config.workflow.name,
+            created_at=parsed.created_at,
+            holder=self.liveness.describe(holder) if holder is not None and alive else None,
+            orphaned=holder is not None and not alive,
+        )
+
+    def _key(self, session_id: SessionId) -> tuple[int, int, int, int] | None:
+        sessions = self.layout.sessions
+        if sessions is None:
+            return None
+        try:  # a stat only (nothing read, nothing written): no need to open the directory
+            status = os.stat(f"{session_id}/{DOCUMENT_NAME}", dir_fd=sessions.fd)
+        except OSError:
+            return None
+        return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+    def forget(self, session_id: SessionId) -> None:
+        """Drop the row of a session deleted or set aside."""
+        self._rows.pop(session_id, None)
+
+
+def _read_row(layout: Layout, session_id: SessionId) -> _Row:
     with layout.session_dir(session_id) as directory:
         data = directory.read(DOCUMENT_NAME, MAX_DOCUMENT)
         path = directory.path / DOCUMENT_NAME
@@ -80,13 +133,4 @@ def listing_row(layout: Layout, session_id: SessionId, liveness: Liveness) -> Se
         raise StorageError(
             f"the document is in format {row.format_version}; upgrade sessionchart", path
         )
-    holder = row.holder
-    alive = holder is not None and liveness.alive(holder)
-    return SessionListing(
-        id=session_id,
-        state=row.state,
-        workflow=row.config.workflow.name,
-        created_at=row.created_at,
-        holder=liveness.describe(holder) if holder is not None and alive else None,
-        orphaned=holder is not None and not alive,
-    )
+    return row

@@ -46,7 +46,7 @@ from ._documents import SessionDocument, document_lock, read_document, write_doc
 from ._holding import DEFAULT_MAX_OPEN_LOGS, Held, Holdings
 from ._layout import Layout
 from ._lines import LogHeader, parse_hash
-from ._listing import listing_row
+from ._listing import Listing
 from ._log_reader import LogFile, LogPosition
 from ._log_writer import write_new_log
 from ._opening import open_layout, remove_abandoned_creations
@@ -97,6 +97,7 @@ class TinyDBSessionStorage:
         self._guard = self.held.guard
         self._marks: OrderedDict[SessionId, tuple[LogPosition, int]] = OrderedDict()
         self._damaged: dict[SessionId, SessionError] = {}
+        self._listing = Listing(self.layout, self.held.liveness)
         if not read_only:
             self._tidy()
 
@@ -223,7 +224,7 @@ class TinyDBSessionStorage:
             wanted = sorted(checked_id(session_id) for session_id in ids)
         for session_id in wanted:
             try:
-                rows.append(listing_row(self.layout, session_id, self.held.liveness))
+                rows.append(self._listing.row(session_id))
             except SessionNotFound:
                 continue  # deleted meanwhile
             except StorageError as error:
@@ -249,6 +250,7 @@ class TinyDBSessionStorage:
             self.held.drop(session_id)
             name = self.layout.to_trash(session_id)
             self.checkpoints.forget(session_id)
+            self._listing.forget(session_id)
             self._marks.pop(session_id, None)
             self._damaged.pop(session_id, None)
             self.layout.empty_trash()
@@ -276,6 +278,7 @@ class TinyDBSessionStorage:
             self.held.drop(session_id)
             self._damaged.pop(session_id, None)
             self.checkpoints.forget(session_id)
+            self._listing.forget(session_id)
             return self.layout.quarantine(session_id)
 
     # -- events ----------------------------------------------------------------------------------
