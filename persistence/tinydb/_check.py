@@ -159,7 +159,7 @@ def _check_log(
     return problems + check.finish(), log_file.end.seq
 
 
-_KNOWN: Final = (DOCUMENT_NAME, LOG_NAME, LOCK_NAME)
+_KNOWN: Final = (DOCUMENT_NAME, f".{DOCUMENT_NAME}.spare", LOG_NAME, LOCK_NAME)
 _KIND_WORDS: Final = {"link": "link", "dir": "directory", "other": "FIFO, socket or device"}
 
 

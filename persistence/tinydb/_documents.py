@@ -174,7 +174,7 @@ class _DocumentStorage(Storage):
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-        self.directory.write_atomic(DOCUMENT_NAME, payload, sync=self.sync)
+        self.directory.write_swapped(DOCUMENT_NAME, payload, sync=self.sync)
 
 
 class _SessionTable(Table):

@@ -116,12 +116,14 @@ def stored_files(root: Path) -> dict[Path, bytes]:
     """Every regular file below ``root`` and its bytes, but locks (owner files, ``lock``).
 
     What a store *holds*: opening one takes locks and creates owner files,
-    which are bookkeeping, not data.
+    which are bookkeeping, not data; a document's spare copy is scratch space.
     """
     return {
         path: path.read_bytes()
         for path in sorted(root.rglob("*"))
-        if stat.S_ISREG(path.lstat().st_mode) and path.name != "lock" and path.suffix != ".lock"
+        if stat.S_ISREG(path.lstat().st_mode)
+        and path.name != "lock"
+        and path.suffix not in (".lock", ".spare")
     }
 
 

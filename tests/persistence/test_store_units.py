@@ -110,6 +110,7 @@ async def test_a_store_is_a_directory_of_sessions(tmp_path: Path) -> None:
     for directory in (path, path / "sessions", path / "owners", session_dir(path, sid)):
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
     assert sorted(p.name for p in session_dir(path, sid).iterdir()) == [
+        ".session.json.spare",  # the document's previous copy, reused by its next write
         "events.jsonl",
         "lock",
         "session.json",

@@ -193,7 +193,10 @@ def test_a_document_is_a_one_document_tinydb_database(tmp_path: Path) -> None:
     assert list(tables) == ["session"] and list(tables["session"]) == [sid]
     assert tables["session"][sid]["version"] == 2 and tables["session"][sid]["holder"] is None
     assert (tmp_path / "session.json").stat().st_mode & 0o777 == 0o600
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["session.json"]  # no temporary left
+    assert (tmp_path / ".session.json.spare").read_bytes() != (
+        tmp_path / "session.json"
+    ).read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".session.json.spare", "session.json"]
 
 
 def test_a_document_rewritten_elsewhere_is_read_afresh(tmp_path: Path) -> None:
