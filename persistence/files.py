@@ -386,6 +386,28 @@ class Directory:
             if sync:
                 os.fsync(self.fd)
 
+    def write_in_place(
+        self, name: str, data: bytes, *, sync: bool = True, shown_as: str | None = None
+    ) -> None:
+        """Write ``data`` over file ``name`` (made if missing): NOT atomic.
+
+        For a file nobody trusts until it is pointed at, with its checksum (a
+        checkpoint's slot): a crash in the middle leaves it torn, and it is
+        then ignored.  No file is created (after the first time) or freed.
+        ``shown_as`` is the name errors give (the file this one stands for).
+        """
+        fd = self.open_file(name, os.O_RDWR, create=True)
+        try:
+            with storage_errors("write", lambda: self.path / (shown_as or name)):
+                written = 0
+                while written < len(data):
+                    written += os.pwrite(fd, memoryview(data)[written:], written)
+                os.ftruncate(fd, len(data))
+                if sync:
+                    os.fsync(fd)
+        finally:
+            os.close(fd)
+
     def write_swapped(self, name: str, data: bytes, *, sync: bool = True) -> None:
         """Replace file ``name`` with ``data`` all at once, through a spare file kept beside it.
 
@@ -399,17 +421,7 @@ class Directory:
         a file system without it, no file to swap with yet), a rename does it.
         """
         spare = f".{component(name)}.spare"
-        fd = self.open_file(spare, os.O_RDWR, create=True)
-        try:
-            with storage_errors("write", lambda: self.path / name):
-                written = 0  # over the old bytes (no block freed, then allocated again)
-                while written < len(data):
-                    written += os.pwrite(fd, memoryview(data)[written:], written)
-                os.ftruncate(fd, len(data))
-                if sync:
-                    os.fsync(fd)
-        finally:
-            os.close(fd)
+        self.write_in_place(spare, data, sync=sync, shown_as=name)  # no block freed
         with storage_errors("replace", lambda: self.path / name):
             if not self._swap(spare, name):
                 os.replace(spare, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)

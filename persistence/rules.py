@@ -21,14 +21,15 @@ def checked_events(
 ) -> list[TimestampedEvent]:
     """``events`` as a list, if they are recorded events, one seq after the other, and
     ``state`` is a state; else :class:`~persistence.errors.AppendRefused`."""
-    if isinstance(events, str | bytes) or not isinstance(events, Sequence):
-        got = type(events).__name__
-        raise AppendRefused(session_id, f"expected a sequence of events, got {got}")
+    kind = type(events)
+    usual = kind is tuple or kind is list  # told apart fast: the hot path
+    if not usual and (isinstance(events, str | bytes) or not isinstance(events, Sequence)):
+        raise AppendRefused(session_id, f"expected a sequence of events, got {kind.__name__}")
     batch = list(events)
     for event in batch:
-        if not isinstance(event, TimestampedEvent):
+        if type(event) is not TimestampedEvent and not isinstance(event, TimestampedEvent):
             raise AppendRefused(session_id, f"expected recorded events, got {type(event).__name__}")
-    if not isinstance(state, STATE_TYPES):
+    if type(state) not in STATE_TYPES and not isinstance(state, STATE_TYPES):
         raise AppendRefused(session_id, f"expected a session state, got {type(state).__name__}")
     return batch
 
@@ -49,6 +50,15 @@ def checked_append(
     by one (a gap, a seq repeated, a seq going back), or the session is
     finished (nothing follows a final state).
     """
+    if (  # the hot path: the one event a manager records, right where it belongs
+        type(events) is tuple
+        and len(events) == 1
+        and type(events[0]) is TimestampedEvent
+        and events[0].seq == last_seq + 1
+        and type(state) in STATE_TYPES
+        and status not in TERMINAL_STATUSES
+    ):
+        return [events[0]]
     batch = checked_events(session_id, events, state)
     if not batch:
         return batch

@@ -66,6 +66,7 @@ class Slots:
         self._slots: dict[SessionId, Slot] = {}
         self._hot: OrderedDict[SessionId, float] = OrderedDict()
         self._touches = 0
+        self._latest: SessionId | None = None  # the last one touched: at the end already
         self._guard = threading.Lock()  # sessions may be driven from several threads
 
     def __len__(self) -> int:
@@ -104,6 +105,13 @@ class Slots:
             return
         now = _monotonic()
         hot = self._hot
+        if self._latest == session_id and session_id in hot:  # the hot path: the same again
+            hot[session_id] = now
+            self._touches += 1  # (counted loosely: it only paces the sweeps)
+            if not self._touches % _SWEEP_EVERY:
+                self.sweep(now)
+            return
+        self._latest = session_id
         with self._guard:
             hot[session_id] = now
             hot.move_to_end(session_id)

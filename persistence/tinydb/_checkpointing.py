@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from statecharts import SessionCheckpoint, SessionId
 
 from ..files import Directory
-from ._checkpoints import Checkpoints
 from ._documents import document_lock, write_document
 from ._holding import Held
 from ._log_reader import LogFile, LogPosition
@@ -37,15 +36,17 @@ def save_checkpoint(
             if store.sync:
                 held.log.sync()  # a checkpoint never runs ahead of the durable log
         end, line_start = _position(directory, session_id, held, checkpoint.seq)
-        stored, ref = store.checkpoints.write(directory, session_id, checkpoint, end, line_start)
+        current = document.checkpoint.file if document.checkpoint is not None else None
+        stored, ref = store.checkpoints.write(
+            directory, session_id, checkpoint, end, line_start, current=current
+        )
         changes: dict[str, object] = {"checkpoint": ref}
         if ref.seq >= document.last_seq:
             changes.update(state=checkpoint.state_snapshot.state, last_seq=ref.seq)
-        write_document(directory, document.revised(**changes), sync=store.sync)
-        keep = {ref.file}
-        if document.checkpoint is not None:
-            keep.add(document.checkpoint.file)  # a reader may have just read the old document
-        Checkpoints.remove_old(directory, keep)
+        # durable enough: the log is (the document never runs ahead of it); the rest is
+        # an optimisation, rebuilt by a longer replay if a machine's crash loses it
+        strict = store.durability == "strict"
+        write_document(directory, document.revised(**changes), sync=strict)
     return stored
 
 

@@ -1,22 +1,25 @@
 """Checkpoint files: a session's latest snapshot, tied to the exact log it was taken from.
 
-A checkpoint is written to ``checkpoint-<seq>.json`` in the session's directory
-(atomically) and the session's document points at it with a
-:class:`~persistence.tinydb._documents.CheckpointRef`: the file's CRC-32, and
-the position and running checksum of line ``seq`` in the log.  A checkpoint is
-trusted only when all of these still match — the file is intact and the log
-up to ``seq`` is byte for byte the one it was taken from; otherwise it is
-ignored (the log holds everything, so the session is rebuilt by a longer
-replay, never wrongly).  The checkpoint before the latest is kept until the
-next one is written, so that a reader who read the document just before it
-changed still finds the file it points at.
+A session's checkpoints take turns in two files of its directory,
+``checkpoint-a.json`` and ``checkpoint-b.json``: a new one is written (in
+place) into the file the session's document does not point at, then the
+document points at it with a :class:`~persistence.tinydb._documents.CheckpointRef`:
+the file's CRC-32, and the position and running checksum of line ``seq`` in
+the log.  A checkpoint is trusted only when all of these still match — the
+file is intact and the log up to ``seq`` is byte for byte the one it was
+taken from; otherwise it is ignored (the log holds everything, so the session
+is rebuilt by a longer replay, never wrongly).  So the checkpoint before the
+latest stays whole until the next one, for a reader who read the document
+just before it changed; and checkpointing creates, renames and removes no
+file.  Outside ``strict`` durability a checkpoint is not fsynced: after a
+crash of the machine, one whose bytes did not reach the disk fails its
+checksum and is ignored (a longer replay, once).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import zlib
 from collections import OrderedDict
 from typing import Final
@@ -29,7 +32,7 @@ from ..errors import RecordTooLarge, StorageError
 from ..files import Directory
 from ..limits import MAX_CHECKPOINT
 from ..migrations import upgrade
-from ._documents import CheckpointFile, CheckpointRef, checkpoint_name
+from ._documents import CHECKPOINT_SLOTS, CheckpointFile, CheckpointRef, checkpoint_slot
 from ._lines import format_hash, parse_hash
 from ._log_reader import LogFile, LogPosition
 
@@ -38,15 +41,14 @@ __all__ = ["Checkpoints", "log_problem"]
 log = logging.getLogger("persistence.tinydb")
 
 _CURRENT: Final = b'{"format_version":%d,' % FORMAT_VERSION
-_NAME: Final = re.compile(r"checkpoint-(\d{1,19})\.json")
-_CACHED: Final = 16  # checkpoints kept parsed (they can be large)
+_CACHED: Final = 4  # checkpoints kept parsed, once read (they can be large)
 
 
 class Checkpoints:
     """Writing and reading checkpoint files (with a small cache of parsed ones)."""
 
     def __init__(self, *, sync: bool) -> None:
-        self.sync = sync
+        self.sync = sync  # strict durability: fsync each checkpoint
         self._cache: OrderedDict[SessionId, tuple[CheckpointRef, SessionCheckpoint]] = OrderedDict()
 
     def write(
@@ -56,14 +58,19 @@ class Checkpoints:
         checkpoint: SessionCheckpoint,
         end: LogPosition,
         line_start: int,
+        *,
+        current: str | None,
     ) -> tuple[SessionCheckpoint, CheckpointRef]:
-        """Store ``checkpoint``, taken where the log ends at ``end``; returns it and its ref."""
+        """Store ``checkpoint``, taken where the log ends at ``end``; returns it and its ref.
+
+        ``current`` is the file the session's document points at now (left whole).
+        """
         stored = checkpoint.model_copy(update={"log_hash": format_hash(end.running)})
         data, crc = CheckpointFile(session_id=session_id, checkpoint=stored).encode()
-        name = checkpoint_name(end.seq)
+        name = checkpoint_slot(current)
         if len(data) > MAX_CHECKPOINT:
             raise RecordTooLarge("the checkpoint", len(data), MAX_CHECKPOINT, directory.path / name)
-        directory.write_atomic(name, data, sync=self.sync)
+        directory.write_in_place(name, data, sync=self.sync)
         ref = CheckpointRef(
             seq=end.seq,
             line_start=line_start,
@@ -72,7 +79,7 @@ class Checkpoints:
             file=name,
             crc=crc,
         )
-        self._remember(session_id, ref, stored)
+        self._cache.pop(session_id, None)  # the writer has it: only a reader keeps one
         return stored, ref
 
     def _remember(
@@ -104,7 +111,7 @@ class Checkpoints:
         self, directory: Directory, session_id: SessionId, ref: CheckpointRef, log_file: LogFile
     ) -> tuple[SessionCheckpoint | None, str | None]:
         """The checkpoint, read afresh, or why it cannot be trusted."""
-        if ref.file != checkpoint_name(ref.seq):
+        if ref.file not in CHECKPOINT_SLOTS:
             return None, f"unexpected file name {ref.file!r}"
         try:
             data = directory.read(ref.file, MAX_CHECKPOINT)
@@ -125,15 +132,13 @@ class Checkpoints:
         self._cache.pop(session_id, None)
 
     @staticmethod
-    def remove_old(directory: Directory, keep: set[str]) -> None:
-        """Remove the session's checkpoint files but ``keep``; best effort."""
+    def remove_all(directory: Directory) -> None:
+        """Remove the session's checkpoint files (it is stored anew, whole); best effort."""
         try:
-            names = [n for n, kind in directory.entries() if kind == "file" and _NAME.fullmatch(n)]
-            for name in names:
-                if name not in keep:
-                    directory.unlink(name)
+            for name in CHECKPOINT_SLOTS:
+                directory.unlink(name)
         except StorageError as error:
-            log.warning("could not remove old checkpoints of %s: %s", directory.path, error)
+            log.warning("could not remove the checkpoints of %s: %s", directory.path, error)
 
 
 def _load(

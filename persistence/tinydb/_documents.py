@@ -43,12 +43,13 @@ from ..migrations import upgrade
 from ._owners import Holder
 
 __all__ = [
+    "CHECKPOINT_SLOTS",
     "DOCUMENT_NAME",
     "LOCK_NAME",
     "CheckpointFile",
     "CheckpointRef",
     "SessionDocument",
-    "checkpoint_name",
+    "checkpoint_slot",
     "document_lock",
     "parse_document",
     "read_document",
@@ -63,9 +64,13 @@ TABLE_NAME: Final = "session"
 """The table holding the document."""
 
 
-def checkpoint_name(seq: int) -> str:
-    """The file name of the session's checkpoint at ``seq``."""
-    return f"checkpoint-{seq}.json"
+CHECKPOINT_SLOTS: Final = ("checkpoint-a.json", "checkpoint-b.json")
+"""The two files a session's checkpoints take turns in (the latest, and the one before)."""
+
+
+def checkpoint_slot(current: str | None) -> str:
+    """The slot the next checkpoint goes to: the one the document does not point at."""
+    return CHECKPOINT_SLOTS[1] if current == CHECKPOINT_SLOTS[0] else CHECKPOINT_SLOTS[0]
 
 
 class CheckpointRef(Record):
@@ -225,7 +230,7 @@ class _Parsed:
                 self._documents.popitem(last=False)
 
 
-_parsed = _Parsed(512)
+_parsed = _Parsed(256)
 
 
 def read_document(directory: Directory, session_id: SessionId) -> SessionDocument | None:

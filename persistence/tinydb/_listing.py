@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+import sys
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
@@ -47,6 +49,16 @@ class _Row(_Loose):
     holder: Holder | None = None
 
 
+class _Kept(NamedTuple):
+    """What a row keeps of its document (a few hundred bytes: a store may list 100,000)."""
+
+    key: tuple[int, int, int, int]
+    state: SessionState
+    workflow: str
+    created_at: datetime
+    holder: Holder | None
+
+
 class Listing:
     """The rows of a store's sessions, each kept until its document changes.
 
@@ -60,7 +72,7 @@ class Listing:
         self.layout = layout
         self.liveness = liveness
         self.size = size
-        self._rows: dict[SessionId, tuple[tuple[int, int, int, int], _Row]] = {}
+        self._rows: dict[SessionId, _Kept] = {}
 
     def row(self, session_id: SessionId) -> SessionListing:
         """The session's row.
@@ -70,21 +82,26 @@ class Listing:
         """
         key = self._key(session_id)
         kept = self._rows.get(session_id)
-        if kept is not None and key is not None and kept[0] == key:
-            parsed = kept[1]
-        else:
+        if kept is None or key is None or kept.key != key:
             parsed = _read_row(self.layout, session_id)
+            kept = _Kept(
+                key or (0, 0, 0, 0),
+                parsed.state,
+                sys.intern(parsed.config.workflow.name),
+                parsed.created_at,
+                parsed.holder,
+            )
             if key is not None and key == self._key(session_id):  # not rewritten meanwhile
                 if len(self._rows) >= self.size:
                     self._rows.clear()
-                self._rows[session_id] = (key, parsed)
-        holder = parsed.holder
+                self._rows[session_id] = kept
+        holder = kept.holder
         alive = holder is not None and self.liveness.alive(holder)
         return SessionListing(
             id=session_id,
-            state=parsed.state,
-            workflow=parsed.config.workflow.name,
-            created_at=parsed.created_at,
+            state=kept.state,
+            workflow=kept.workflow,
+            created_at=kept.created_at,
             holder=self.liveness.describe(holder) if holder is not None and alive else None,
             orphaned=holder is not None and not alive,
         )

@@ -45,7 +45,7 @@ from ..errors import CorruptionError, InvalidSessionId, StorageError
 from ..files import Directory, checked_id, storage_errors, timestamp_suffix, try_lock
 from ..migrations import upgrade
 from ..ownership import DEFAULT_LEASE, Owner, is_gone
-from ._documents import CheckpointRef, SessionDocument, checkpoint_name, write_document
+from ._documents import CHECKPOINT_SLOTS, CheckpointRef, SessionDocument, write_document
 from ._layout import LAYOUT, MARKER_NAME, QUARANTINE_DIR, SESSIONS_DIR, StoreMarker
 from ._log_reader import LOG_NAME, LogFile
 
@@ -266,7 +266,7 @@ class _Migration:
     ) -> CheckpointRef | None:
         if self.checkpoints is None or ref.file != f"{session_id}.{ref.seq}.json":
             return None
-        new_name = checkpoint_name(ref.seq)
+        new_name = CHECKPOINT_SLOTS[0]
         try:
             self.checkpoints.copy_file(ref.file, building, new_name, _MAX_OLD_CHECKPOINT)
         except StorageError:

@@ -91,7 +91,7 @@ class TinyDBSessionStorage:
             Path(path), read_only=read_only, sync=self.sync, shared=shared
         )
         self.path = self.layout.path
-        self.checkpoints = Checkpoints(sync=self.sync)
+        self.checkpoints = Checkpoints(sync=self.durability == "strict")
         self._committer = GroupCommitter(window) if durability == "batched" else None
         self.held = Holdings(self.layout, self.durability, self._committer, lease, max_open_logs)
         self._guard = self.held.guard
@@ -182,7 +182,7 @@ class TinyDBSessionStorage:
                 ),
                 sync=self.sync,
             )
-            Checkpoints.remove_old(directory, keep=set())
+            Checkpoints.remove_all(directory)
         self.checkpoints.forget(session.id)
         self._marks.pop(session.id, None)
         if running:

@@ -24,6 +24,7 @@ __all__ = [
     "ROOT",
     "can_make_immutable",
     "checkpoint_files",
+    "checkpoint_seqs",
     "corrupt_copies",
     "document",
     "document_path",
@@ -80,9 +81,14 @@ def edit_document(store: Path, sid: str, edit: Callable[[dict[str, Any]], None])
 
 
 def checkpoint_files(store: Path, sid: str) -> list[Path]:
-    """The session's checkpoint files, oldest seq first."""
-    found = session_dir(store, sid).glob("checkpoint-*.json")
-    return sorted(found, key=lambda p: int(p.name[len("checkpoint-") : -len(".json")]))
+    """The session's checkpoint files (its two slots, the ones there are)."""
+    return sorted(session_dir(store, sid).glob("checkpoint-*.json"))
+
+
+def checkpoint_seqs(store: Path, sid: str) -> list[int]:
+    """The seqs of the checkpoints its files hold, in ascending order."""
+    seqs = [json.loads(p.read_bytes())["checkpoint"]["seq"] for p in checkpoint_files(store, sid)]
+    return sorted(seqs)
 
 
 def corrupt_copies(store: Path, sid: str, name: str = "events.jsonl") -> list[Path]:

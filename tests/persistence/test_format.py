@@ -145,7 +145,7 @@ async def test_a_layout_1_store_is_migrated_whole(tmp_path: Path, version: int) 
         if ref is None:
             assert new["checkpoint"] is None and checkpoint_files(store, sid) == []
         else:  # copied under its new name, and pointed at
-            assert new["checkpoint"] == {**ref, "file": f"checkpoint-{ref['seq']}.json"}
+            assert new["checkpoint"] == {**ref, "file": "checkpoint-a.json"}
             (copied,) = checkpoint_files(store, sid)
             assert copied.read_bytes() == checkpoints[ref["file"]]
     assert quarantined(store) == []

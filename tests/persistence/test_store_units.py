@@ -48,6 +48,7 @@ from statecharts import (
 from .layout_helpers import (
     can_make_immutable,
     checkpoint_files,
+    checkpoint_seqs,
     document,
     edit_document,
     immutable,
@@ -383,7 +384,7 @@ async def test_save_with_a_checkpoint_at_an_earlier_seq(tmp_path: Path) -> None:
     head = await store.load_head(sid)
     assert head is not None and head.checkpoint is not None and head.checkpoint.seq == 30
     assert head.checkpoint.log_hash and head.checkpoint.log_hash.startswith("crc32:")
-    assert [p.name for p in checkpoint_files(path, sid)] == ["checkpoint-30.json"]
+    assert [p.name for p in checkpoint_files(path, sid)] == ["checkpoint-a.json"]
     loaded = await store.load(sid)
     assert loaded is not None and loaded.events == session.events
     bad = checkpoint.model_copy(update={"seq": 99})
@@ -405,17 +406,16 @@ async def test_the_manager_checkpoints_on_its_own_and_two_files_are_kept(tmp_pat
     for _ in range(34):
         await manager.send(sid, "analysis_completed")
     assert document(path, sid)["checkpoint"]["seq"] == 30
+    # two slots, the latest and the one before (a reader may just have read it)
     assert [p.name for p in checkpoint_files(path, sid)] == [
-        "checkpoint-20.json",  # the one before the latest: a reader may just have read it
-        "checkpoint-30.json",
+        "checkpoint-a.json",
+        "checkpoint-b.json",
     ]
+    assert checkpoint_seqs(path, sid) == [20, 30]
     await manager.pause_session(sid)  # a session that stops is checkpointed
     fields = document(path, sid)
     assert fields["checkpoint"]["seq"] == fields["last_seq"] == 36
-    assert [p.name for p in checkpoint_files(path, sid)] == [
-        "checkpoint-30.json",
-        "checkpoint-36.json",
-    ]
+    assert checkpoint_seqs(path, sid) == [30, 36]
     head = await manager._store().load_head(sid)
     assert head is not None and head.checkpoint is not None and head.checkpoint.seq == 36
     await manager.aclose()

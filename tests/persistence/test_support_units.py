@@ -104,8 +104,8 @@ async def test_checkpoint_files_that_cannot_be_trusted(tmp_path: Path) -> None:
         with LogFile.open(directory, sid) as log_file:
             start = log_file.header()[1]
             end, line_start, _torn = log_file.tail(start, (tmp_path / LOG_NAME).stat().st_size)
-            stored, ref = files.write(directory, sid, checkpoint, end, line_start)
-            assert ref.file == "checkpoint-2.json" and (ref.seq, ref.offset) == (2, end.offset)
+            stored, ref = files.write(directory, sid, checkpoint, end, line_start, current=None)
+            assert ref.file == "checkpoint-a.json" and (ref.seq, ref.offset) == (2, end.offset)
             assert stored.log_hash == f"crc32:{end.running:08x}" == ref.log_hash
             assert (tmp_path / ref.file).stat().st_mode & 0o777 == 0o600
             assert files.examine(directory, sid, ref, log_file) == (stored, None)
@@ -117,8 +117,9 @@ async def test_checkpoint_files_that_cannot_be_trusted(tmp_path: Path) -> None:
                 return str(why)
 
             assert "unexpected file name" in trouble(ref.model_copy(update={"file": "../x"}))
-            moved = ref.model_copy(update={"seq": 1, "file": "checkpoint-1.json"})
+            moved = ref.model_copy(update={"file": "checkpoint-b.json"})  # the other slot
             assert "missing" in trouble(moved)
+            assert "unexpected file name" in trouble(ref.model_copy(update={"file": "x.json"}))
             assert "damaged (checksum)" in trouble(ref.model_copy(update={"crc": ref.crc ^ 1}))
             assert "unknown log hash" in str(
                 log_problem(ref.model_copy(update={"log_hash": "sha1:x"}), log_file)
@@ -145,10 +146,12 @@ async def test_checkpoint_files_that_cannot_be_trusted(tmp_path: Path) -> None:
             os.truncate(tmp_path / LOG_NAME, line_start + 5)
             assert "damaged or gone" in trouble(intact)
             assert files.read(directory, sid, intact, log_file) is None  # the cache is dropped
-        # only the checkpoints kept survive a clean-up, and nothing else of the session's
-        (tmp_path / "checkpoint-1.json").write_bytes(b"{}")
-        Checkpoints.remove_old(directory, {ref.file})
-    assert sorted(p.name for p in tmp_path.iterdir()) == [ref.file, LOG_NAME]
+        # the next checkpoint goes to the other slot, leaving the current one whole
+        kept = (tmp_path / ref.file).read_bytes()
+        _, second = files.write(directory, sid, checkpoint, end, line_start, current=ref.file)
+        assert second.file == "checkpoint-b.json" and (tmp_path / ref.file).read_bytes() == kept
+        Checkpoints.remove_all(directory)  # a session stored anew, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOG_NAME]
 
 
 # -- session documents -----------------------------------------------------------------
