@@ -7,7 +7,7 @@
       sessions/<id>/             one directory per session:
           session.json             its document (a one-document TinyDB database)
           events.jsonl             its append-only event log
-          checkpoint-<seq>.json    its latest checkpoint (and the one before)
+          checkpoint-a.json, -b.json   its latest checkpoint and the one before
           lock                     locked while its document is read-modify-written
       owners/<token>.lock        one per live store instance (see _owners)
       quarantine/<id>-<time>/    damaged sessions set aside by repair, files kept
