@@ -11,6 +11,7 @@ import json
 from argparse import Namespace
 
 import persistence
+import persistence.postgres
 
 from .errors import InvalidInput
 from .store import is_database_url, project_dir, store_location

@@ -28,7 +28,7 @@ steps:
 def completed_iterations(repo: Path, session_id: str) -> list[int]:
     """The number of each iteration_completed, from the log (iteration_started gives it)."""
     numbers = []
-    current = None
+    current = 0
     for line in cook("events", session_id, "--json", cwd=repo).json_lines():
         event = line["event"]
         if event["kind"] == "iteration_started":

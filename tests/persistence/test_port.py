@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from persistence import DurableSessionStorage, MemorySessionStorage
+from persistence import MemorySessionStorage
 from statecharts import (
     INTERRUPTED,
+    DurableSessionStorage,
     InMemorySessionManager,
     PersistedSession,
     SessionCheckpoint,
@@ -20,9 +21,9 @@ from statecharts import (
     SessionState,
     SessionStorage,
     TimestampedEvent,
+    as_durable,
 )
-from statecharts.loading import load_session, paused_gc
-from statecharts.storage import as_durable
+from statecharts._loading import load_session, paused_gc
 
 from .workload import drive
 
@@ -92,7 +93,7 @@ async def test_a_basic_store_gets_the_durable_defaults() -> None:
     state = await reopened.get_state(sid)
     assert state.status == "paused"
     if (await reopened.get_events(sid))[-1].seq == 31:
-        assert state.reason == INTERRUPTED  # type: ignore[union-attr]
+        assert state.reason == INTERRUPTED
     await durable.delete(sid)
     assert await durable.list() == []
     with pytest.raises(SessionNotFound):

@@ -1,7 +1,7 @@
 """The supporting pieces: checkpoint files, session documents, safe file access, the threads.
 
 Each piece works on real files in a temporary directory, opened through a
-:class:`~persistence.files.Directory` as the store opens them.
+:class:`~persistence._files.Directory` as the store opens them.
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ from persistence import (
     FileSessionStorage,
     InvalidSessionId,
     MemorySessionStorage,
+    Problem,
     StorageError,
+    VerifyReport,
     verify,
 )
-from persistence.durability import GroupCommitter, Periodic, check_mode
-from persistence.files import (
+from persistence._durability import GroupCommitter, Periodic, check_mode
+from persistence._files import (
     Directory,
     checked_id,
     component,
@@ -51,7 +53,6 @@ from persistence.tinydb._documents import (
 from persistence.tinydb._lines import LogHeader
 from persistence.tinydb._log_reader import LOG_NAME, LogFile
 from persistence.tinydb._log_writer import write_new_log
-from persistence.verify import Problem, VerifyReport
 from statecharts import (
     FORMAT_VERSION,
     InMemorySessionManager,

@@ -11,13 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from persistence import (
-    ConcurrentModification,
-    PostgresSessionStorage,
-    SessionLocked,
-    verify,
-)
-from statecharts import INTERRUPTED, InMemorySessionManager, SessionConfig, events
+from persistence import ConcurrentModification, PostgresSessionStorage, verify
+from statecharts import INTERRUPTED, InMemorySessionManager, SessionConfig, SessionLocked, events
 
 pytestmark = pytest.mark.postgres
 
@@ -45,7 +40,7 @@ def last_line(process: subprocess.Popen[str], timeout: float = 240) -> dict[str,
 def table(dsn: str, schema: str, query: str) -> list[tuple[Any, ...]]:
     """Run ``query`` in ``schema`` (committed); its rows, if it returns any."""
     with psycopg.connect(dsn, options=f"-c search_path={schema}") as connection:
-        cursor = connection.execute(query)  # type: ignore[arg-type]
+        cursor = connection.execute(query)
         return cursor.fetchall() if cursor.description else []
 
 

@@ -11,12 +11,13 @@ import pytest
 
 from statecharts import (
     EVENT_TYPES,
+    RECENT_COMMANDS,
+    RECENT_ITERATIONS,
     CommitInfo,
     IllegalTransition,
     InMemorySessionManager,
     InvalidEvent,
     IterationChanges,
-    LiveSession,
     ReplayError,
     SessionConfig,
     SessionError,
@@ -28,7 +29,7 @@ from statecharts import (
     is_session_id,
     state,
 )
-from statecharts.progress import RECENT_COMMANDS, RECENT_ITERATIONS
+from statecharts._session import LiveSession
 
 COMMIT = {"sha": "abcdef12", "message": "step"}
 
