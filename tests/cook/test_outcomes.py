@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 from cook.places import worktree_path
 
 from .cli import COOK, cook, env, only_session, start, wait_for, write_workflow
-from .conftest import sh
+from .repos import sh
 
 COMMITTING = """\
 steps:

@@ -132,18 +132,24 @@ def test_a_damaged_line_is_refused(damage: object) -> None:
     assert split_line(damage(line)) is None  # type: ignore[operator]
 
 
-def test_seq_prefix_and_hashes() -> None:
+def test_a_line_without_a_seq_prefix_has_no_seq() -> None:
     assert line_seq(b'{"kind":"header"}') is None
     assert line_seq(b'{"seq":x,') is None
+
+
+def test_a_hash_round_trips_and_an_unknown_one_reads_as_none() -> None:
     assert parse_hash(format_hash(0xABCDEF)) == 0xABCDEF
     assert parse_hash(None) is None
     assert parse_hash("sha256:00") is None
 
 
-def test_headers_and_batches() -> None:
+def test_a_header_round_trips() -> None:
     sid = new_session_id()
     line = encode_header(header(sid))
     assert LogHeader.model_validate(decode_header(line)) == header(sid)
+
+
+def test_a_bad_event_in_a_batch_is_named_by_its_index() -> None:
     good, _ = encode_event(stamped(1), 0)
     bad = good.replace(b'"command":"x"', b'"command":""')
     with pytest.raises(LineError) as raised:

@@ -35,8 +35,7 @@ from statecharts import (
 )
 
 from ..cook.cli import cook
-from .conftest import store_url
-from .test_concurrency import table
+from .helpers import store_url, table
 
 pytestmark = pytest.mark.postgres
 
