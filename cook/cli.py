@@ -324,7 +324,8 @@ class _Version(argparse.Action):
     ) -> NoReturn:
         from . import __version__  # noqa: PLC0415 - importlib.metadata: not for --help
 
-        parser.exit(message=f"cook {__version__}\n")
+        print(f"cook {__version__}", flush=True)  # on stdout, as argparse's version action
+        parser.exit()
 
 
 def build_parser() -> Parser:

@@ -267,6 +267,7 @@ def test_every_command_to_a_closed_pipe(repo: Path, tmp_path: Path) -> None:
     session_id = only_session(repo)["id"]
     for args in (
         "--help",
+        "--version",
         "run --help",
         "sessions",
         "sessions --json",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,10 @@ def test_the_domain_package_imports_nothing_until_a_name_is_used(tmp_path: Path)
     )
     modules = json.loads(done.stdout)
     assert sorted(m for m in modules if m.split(".")[0] in HEAVY) == sorted(LIGHT)
+
+
+def test_the_version_is_the_installed_distribution_s(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(COOK), "--version"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stdout) == (0, f"cook {version('sessionchart')}\n")
