@@ -37,8 +37,8 @@ from typing import Any
 from tinydb import TinyDB
 
 from persistence import TinyDBSessionStorage, verify
-from persistence.durability import GroupCommitter
-from persistence.files import Directory
+from persistence._durability import GroupCommitter
+from persistence._files import Directory
 from persistence.tinydb._lines import LogHeader, encode_events
 from persistence.tinydb._log_writer import EventLog, write_new_log
 from statecharts import (

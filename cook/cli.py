@@ -3,11 +3,12 @@
 Every error a person can cause prints one line, ``cook: error: ...``, and exits
 with the code :mod:`cook.errors` documents; ``--debug`` shows the traceback.
 
-Start-up is kept light: this module imports ``argparse`` and the standard
-library only, so ``cook --help``, ``cook --version`` and a wrong command line
-answer at once; a command's module (and with it ``statecharts``, pydantic,
-asyncio, rich, the stores) is imported by :func:`main` once the command line
-is known to be good (``tests/cook/test_startup.py`` keeps it so).
+Start-up is kept light: this module imports ``argparse``, the standard library
+and :mod:`statecharts.statuses` only (importing ``statecharts`` imports nothing
+until a name is used), so ``cook --help``, ``cook --version`` and a wrong
+command line answer at once; a command's module (and with it the domain,
+pydantic, asyncio, rich, the stores) is imported by :func:`main` once the
+command line is known to be good (``tests/cook/test_startup.py`` keeps it so).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import __version__
+from statecharts.statuses import STATUSES
+
 from .errors import ExitCode, advice_for, exit_code_for, one_line, printable
 from .limits import MAX_FOCUS_CHARS, MAX_ITERATIONS
 from .output import drop_stdout
@@ -33,7 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "entry_point", "main"]
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
-STATUSES = ("created", "running", "paused", "completed", "failed")
 SHOWN_CHARS = 60
 """How much of a bad argument an error quotes."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -84,7 +85,7 @@ def iterations(text: str) -> int:
 
 def session_id(text: str) -> str:
     """An argument that must be a session id (checked before it goes near a path)."""
-    from statecharts.ids import SESSION_ID_PATTERN  # noqa: PLC0415 - only when one is given
+    from statecharts import SESSION_ID_PATTERN  # noqa: PLC0415 - only when one is given
 
     if SESSION_ID_PATTERN.fullmatch(text) is None:
         raise argparse.ArgumentTypeError(
@@ -328,13 +329,32 @@ def _add_maintenance(commands: argparse._SubParsersAction[Parser]) -> None:
     _verbose(p)
 
 
+class _Version(argparse.Action):
+    """``--version``: the installed distribution's version, read only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:  # noqa: A002 - argparse's name
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> NoReturn:
+        from . import __version__  # noqa: PLC0415 - importlib.metadata: not for --help
+
+        print(f"cook {__version__}", flush=True)  # on stdout, as argparse's version action
+        parser.exit()
+
+
 def build_parser() -> Parser:
     """The whole command line."""
     parser = Parser(
         prog="cook",
         description="Run a workflow N times as a session you can watch, inspect and resume.",
     )
-    parser.add_argument("--version", action="version", version=f"cook {__version__}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(commands)

@@ -15,7 +15,8 @@ from argparse import Namespace
 from pathlib import Path
 
 import persistence
-from statecharts.storage import as_durable
+import persistence.postgres
+from statecharts import as_durable
 
 from .errors import printable
 from .store import OLD_DATABASE, is_database_url, open_storage, project_dir, store_location

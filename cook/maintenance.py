@@ -18,9 +18,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import persistence
-from statecharts import SessionChart, SessionStorage
+from statecharts import SessionChart, SessionStorage, as_durable
 from statecharts.diagrams import render, to_dot, to_mermaid, transition_table
-from statecharts.storage import as_durable
 
 from .errors import InvalidInput, printable
 from .store import open_for_reading, open_storage, project_dir, store_location

@@ -21,16 +21,10 @@ from argparse import Namespace
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import persistence
-from statecharts import (
-    LiveSession,
-    SessionError,
-    SessionId,
-    SessionStorage,
-    TimestampedEvent,
-)
-from statecharts.loading import load_session
+from statecharts import SessionError, SessionId, SessionStorage, TimestampedEvent, as_durable
+from statecharts._loading import load_session
+from statecharts._session import LiveSession
 from statecharts.state import ACTIVE_STATUSES, TERMINAL_STATUSES
-from statecharts.storage import as_durable
 
 from .display import describe, make_display
 from .outcome import Merge, Outcome, is_failed_step, step_timeouts, tolerated_steps
@@ -53,8 +47,8 @@ Waiter = Callable[[int], Awaitable[object]]
 @contextlib.asynccontextmanager
 async def _new_events(storage: SessionStorage, session_id: SessionId) -> AsyncIterator[Waiter]:
     """How to wait for the session's next events in ``storage``."""
-    postgres = sys.modules.get("persistence.postgres")  # never imported: not a PostgreSQL store
-    if postgres is None or not isinstance(storage, postgres.PostgresSessionStorage):
+    # Without psycopg imported there is no PostgreSQL store (and none is imported here).
+    if "psycopg" not in sys.modules or not isinstance(storage, persistence.PostgresSessionStorage):
 
         async def poll(_seq: int) -> None:
             await asyncio.sleep(POLL_SECONDS)

@@ -39,9 +39,8 @@ import posixpath
 import re
 from typing import TYPE_CHECKING, Any
 
-from statecharts.chart import SessionChart
-from statecharts.diagrams import render, to_mermaid, transition_table
-from statecharts.diagrams.table import LEGEND
+from statecharts import SessionChart
+from statecharts.diagrams import LEGEND, render, to_mermaid, transition_table
 
 if TYPE_CHECKING:
     from mkdocs.config.defaults import MkDocsConfig

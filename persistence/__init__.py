@@ -10,47 +10,41 @@
   machines (the ``postgres`` extra; psycopg is imported only when it is used).
 
 :func:`verify` checks a store, :func:`repair` fixes what is safe to fix.  The
-port itself (:class:`SessionStorage`, :class:`DurableSessionStorage`) belongs to
-``statecharts`` and is re-exported here; this package imports ``statecharts``,
-never the other way round.  See ``docs/persistence-format.md`` and
+port itself (``SessionStorage``, ``DurableSessionStorage``, ``SessionLocked``...)
+belongs to ``statecharts``, and is imported from there: this package imports
+``statecharts``, never the other way round, and exports only its own names.
+Its modules whose name starts with an underscore are private; so are those of
+``persistence.tinydb``, and ``persistence.postgres`` exports the schema's
+``migrate`` and ``LATEST_VERSION``.  See ``docs/persistence-format.md`` and
 ``docs/recovery.md``.
 """
 
 from typing import TYPE_CHECKING, Any
 
-from statecharts.storage import (
-    DurableSessionStorage,
-    SessionHead,
-    SessionHolder,
-    SessionListing,
-    SessionStorage,
-)
-
-from .durability import Durability
-from .errors import (
+from ._durability import Durability
+from ._errors import (
     AppendRefused,
     CorruptionError,
     InvalidSessionId,
     RecordTooLarge,
-    SessionLocked,
     StorageError,
 )
-from .file_store import FileSessionStorage
-from .memory_store import MemorySessionStorage
-from .postgres.errors import ConcurrentModification, StorageUnavailable
-from .repair import RepairReport, repair
-from .tinydb import TinyDBSessionStorage
-from .verify import Problem, VerifyReport, verify
+from ._file_store import FileSessionStorage
+from ._memory_store import MemorySessionStorage
+from ._repair import RepairReport, repair
+from ._verify import Problem, VerifyReport, verify
+from .postgres._errors import ConcurrentModification, StorageUnavailable
+from .tinydb._store import TinyDBSessionStorage
 
 if TYPE_CHECKING:
-    from .postgres import PostgresSessionStorage, PostgresSignalBridge
+    from .postgres._bridge import PostgresSignalBridge
+    from .postgres._store import PostgresSessionStorage
 
 __all__ = [
     "AppendRefused",
     "ConcurrentModification",
     "CorruptionError",
     "Durability",
-    "DurableSessionStorage",
     "FileSessionStorage",
     "InvalidSessionId",
     "MemorySessionStorage",
@@ -59,11 +53,6 @@ __all__ = [
     "Problem",
     "RecordTooLarge",
     "RepairReport",
-    "SessionHead",
-    "SessionHolder",
-    "SessionListing",
-    "SessionLocked",
-    "SessionStorage",
     "StorageError",
     "StorageUnavailable",
     "TinyDBSessionStorage",
@@ -72,11 +61,17 @@ __all__ = [
     "verify",
 ]
 
+_POSTGRES = {"PostgresSessionStorage": "_store", "PostgresSignalBridge": "_bridge"}
 
-def __getattr__(name: str) -> Any:
-    """``PostgresSessionStorage`` and ``PostgresSignalBridge``, imported (with psycopg) on use."""
-    if name in ("PostgresSessionStorage", "PostgresSignalBridge"):
-        from . import postgres  # noqa: PLC0415 - psycopg is an optional extra
+if not TYPE_CHECKING:  # for type checkers, the imports above are the names
 
-        return getattr(postgres, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __getattr__(name: str) -> Any:
+        """``PostgresSessionStorage`` and ``PostgresSignalBridge``, imported with psycopg on use."""
+        module = _POSTGRES.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from importlib import import_module  # noqa: PLC0415 - psycopg is an optional extra
+
+        value = getattr(import_module(f"{__name__}.postgres.{module}"), name)
+        globals()[name] = value
+        return value

@@ -5,9 +5,9 @@ One pass over the store's listing finds the sessions whose status is
 pausing them) — and the sessions a dead process held whatever their row says
 (it may have died between writing an event and its new status).  Each is
 loaded (its latest checkpoint and the events after it) and ``paused`` with
-reason :data:`~statecharts.manager.INTERRUPTED` is prepared through the chart,
+reason :data:`~statecharts.INTERRUPTED` is prepared through the chart,
 like any event.  The events are stored in batches
-(:meth:`~statecharts.storage.DurableSessionStorage.append_many`: one sync for
+(:meth:`~statecharts.DurableSessionStorage.append_many`: one sync for
 many, not one per session), then committed and signalled.  A session that
 cannot be loaded is reported as damaged; one that another process recovered
 or took meanwhile is left to it."""
@@ -17,15 +17,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
-from . import events as ev
-from .errors import SessionError
-from .ids import SessionId
-from .loading import load_session, paused_gc
-from .session import LiveSession, Step
-from .storage import Batch, SessionLocked
+from . import _events as ev
+from ._errors import SessionError
+from ._ids import SessionId
+from ._loading import load_session, paused_gc
+from ._session import LiveSession, Step
+from ._storage import Batch, SessionLocked
 
 if TYPE_CHECKING:
-    from .manager import InMemorySessionManager
+    from ._manager import InMemorySessionManager
 
 __all__ = ["recover_interrupted"]
 
@@ -34,7 +34,7 @@ _CHUNK: Final = 500  # sessions loaded and paused at once (their documents stay 
 
 async def recover_interrupted(manager: InMemorySessionManager) -> int:
     """Pause every session of ``manager``'s store whose process is gone; returns how many."""
-    from .manager import INTERRUPTED  # noqa: PLC0415 - the manager imports this module
+    from ._manager import INTERRUPTED  # noqa: PLC0415 - the manager imports this module
 
     store = manager._store()
     rows = await store.listing()

@@ -3,7 +3,7 @@
 Every session the manager has written has a :class:`Slot`: its lock, its state
 and last seq — what ``get_state`` answers and what keeps two writers of this
 process in order.  Only a bounded number of slots also hold their
-:class:`~statecharts.session.LiveSession` (the chart's place and the progress
+:class:`~statecharts._session.LiveSession` (the chart's place and the progress
 tracker, the big part): the most recently used ones, at most ``hot_limit``,
 none idle for longer than ``idle_seconds``, and never a finished or paused one
 once it is checkpointed.  A slot without its session reloads it from the store
@@ -20,10 +20,10 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Final
 
-from .ids import SessionId
-from .locks import ReadWriteLock
-from .session import LiveSession
-from .state import SessionState
+from ._ids import SessionId
+from ._locks import ReadWriteLock
+from ._session import LiveSession
+from ._state import SessionState
 
 __all__ = ["DEFAULT_HOT_LIMIT", "DEFAULT_IDLE_SECONDS", "Slot", "Slots"]
 

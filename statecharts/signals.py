@@ -9,8 +9,8 @@ Connect a receiver to one of them to learn what happened to sessions::
         ...
 
 Every signal's sender is the session id; its keyword data are ``event`` (the
-:class:`~statecharts.events.TimestampedEvent`), ``old_state`` and ``new_state``
-(:data:`~statecharts.state.SessionState`) and ``manager`` (the manager that
+:class:`~statecharts.TimestampedEvent`), ``old_state`` and ``new_state``
+(:data:`~statecharts.SessionState`) and ``manager`` (the manager that
 recorded it).  ``state_changed`` fires for every event, before the signal named
 for the event.  Signals are delivered after the transition is committed, outside
 the session's lock, by the manager's delivery thread: per session, in ``seq``
@@ -30,6 +30,7 @@ __all__ = [
     "command_executed",
     "iteration_completed",
     "iteration_started",
+    "namespace",
     "session_completed",
     "session_failed",
     "session_paused",

@@ -1,13 +1,21 @@
-"""Where a session is: its state, tagged by ``status``, and the summary of a finished one."""
+"""Where a session is: one record per status, and which statuses are finished.
 
-from __future__ import annotations
+A session's state is one of these records, told apart by its ``status``
+(:data:`statecharts.SessionState` is their union).  Some names are those of
+events too (``Paused``, ``Completed``, ``Failed``): use these through this
+module, ``state.Paused``, and the events through :mod:`statecharts.events`.
 
-from datetime import timedelta
-from typing import Annotated, Final, Literal
+>>> from statecharts import state
+>>> state.Running(iteration=2).status
+'running'
+>>> sorted(state.TERMINAL_STATUSES)
+['completed', 'failed']
+"""
 
-from pydantic import Field
+from typing import Final
 
-from .record import Record
+from ._state import STATE_TYPES, Completed, Created, Failed, Paused, Running
+from .statuses import STATUSES
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -18,70 +26,10 @@ __all__ = [
     "Failed",
     "Paused",
     "Running",
-    "SessionState",
-    "SessionSummary",
 ]
-
-
-class SessionSummary(Record):
-    """What a completed session did, computed from its events."""
-
-    total_iterations: int = Field(ge=0)
-    files_changed: int = Field(ge=0)
-    total_commits: int = Field(ge=0)
-    duration: timedelta
-    success_rate: float = Field(ge=0.0, le=1.0)
-
-
-class Created(Record):
-    """Created and not started yet."""
-
-    status: Literal["created"] = "created"
-
-
-class Running(Record):
-    """Running: ``iteration`` is the current (or last finished) iteration, 0 before the first.
-
-    ``phase`` tells whether an iteration is in progress (``iterating``) or not (``idle``).
-    """
-
-    status: Literal["running"] = "running"
-    iteration: int = Field(ge=0)
-    phase: Literal["idle", "iterating"] = "idle"
-
-
-class Paused(Record):
-    """Paused for ``reason``; ``resumed`` takes it back where it was."""
-
-    status: Literal["paused"] = "paused"
-    reason: str = ""
-    iteration: int = Field(default=0, ge=0)
-
-
-class Completed(Record):
-    """Finished successfully.  Final."""
-
-    status: Literal["completed"] = "completed"
-    summary: SessionSummary
-
-
-class Failed(Record):
-    """Finished with an error.  Final."""
-
-    status: Literal["failed"] = "failed"
-    error: str
-
-
-SessionState = Annotated[
-    Created | Running | Paused | Completed | Failed, Field(discriminator="status")
-]
-"""Any session state, discriminated by its ``status``."""
-
-STATE_TYPES: Final = (Created, Running, Paused, Completed, Failed)
-"""The classes of :data:`SessionState`, for ``isinstance``."""
 
 TERMINAL_STATUSES: Final = frozenset({"completed", "failed"})
 """Statuses a session never leaves."""
 
-ACTIVE_STATUSES: Final = frozenset({"created", "running", "paused"})
-"""Statuses of sessions that are not finished."""
+ACTIVE_STATUSES: Final = frozenset(STATUSES) - TERMINAL_STATUSES
+"""Statuses of sessions that are not finished: created, running, paused."""

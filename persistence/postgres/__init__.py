@@ -1,9 +1,13 @@
-"""The PostgreSQL store: sessions shared by many processes on many machines.
+"""The PostgreSQL store's schema: its version and the migration that brings a schema to it.
 
-Importing this package needs nothing beyond ``persistence``; psycopg (the
+The store itself is :class:`persistence.PostgresSessionStorage` (and its signal
+bridge :class:`persistence.PostgresSignalBridge`, its errors
+:class:`persistence.ConcurrentModification` and
+:class:`persistence.StorageUnavailable`); the modules of this package are
+private.  Importing it needs nothing beyond ``persistence``; psycopg (the
 ``postgres`` extra, ``pip install 'sessionchart[postgres]'``) is imported only
-when :class:`PostgresSessionStorage`, :class:`PostgresSignalBridge` or
-:func:`migrate` is first used.  See ``docs/postgres.md``.
+when :func:`migrate` or :data:`LATEST_VERSION` is first used.  See
+``docs/postgres.md``.
 """
 
 from __future__ import annotations
@@ -11,33 +15,17 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConcurrentModification, StorageUnavailable
-
 if TYPE_CHECKING:
-    from .bridge import PostgresSignalBridge
-    from .schema import LATEST_VERSION, migrate
-    from .store import PostgresSessionStorage
+    from ._schema import LATEST_VERSION, migrate
 
-__all__ = [
-    "LATEST_VERSION",
-    "ConcurrentModification",
-    "PostgresSessionStorage",
-    "PostgresSignalBridge",
-    "StorageUnavailable",
-    "migrate",
-]
+__all__ = ["LATEST_VERSION", "migrate"]
 
-_LAZY = {
-    "PostgresSessionStorage": "store",
-    "PostgresSignalBridge": "bridge",
-    "migrate": "schema",
-    "LATEST_VERSION": "schema",
-}
+if not TYPE_CHECKING:  # for type checkers, the imports above are the names
 
-
-def __getattr__(name: str) -> Any:
-    """Import the psycopg-backed names on first use."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{module}"), name)
+    def __getattr__(name: str) -> Any:
+        """Import the psycopg-backed names on first use."""
+        if name not in __all__:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(f"{__name__}._schema"), name)
+        globals()[name] = value
+        return value

@@ -1,7 +1,7 @@
 """The embedded default store: each session a one-document TinyDB database and an event log.
 
-:class:`TinyDBSessionStorage` is the public name; everything else here is
-private.  How the modules share the work:
+Everything here is private: the store is :class:`persistence.TinyDBSessionStorage`,
+and this package exports nothing.  How its modules share the work:
 
 - ``_layout`` — the store's directory: where sessions, owners, quarantine are;
   sessions arriving and leaving whole;
@@ -19,6 +19,4 @@ private.  How the modules share the work:
 - ``_store`` — :class:`TinyDBSessionStorage`, the port's implementation.
 """
 
-from ._store import TinyDBSessionStorage
-
-__all__ = ["TinyDBSessionStorage"]
+__all__: list[str] = []

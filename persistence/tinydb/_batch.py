@@ -28,11 +28,17 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from statecharts import SessionError, SessionId, SessionState, TimestampedEvent
-from statecharts.storage import Batch, SessionLocked
+from statecharts import (
+    Batch,
+    SessionError,
+    SessionId,
+    SessionLocked,
+    SessionState,
+    TimestampedEvent,
+)
 
-from ..files import Directory, checked_id
-from ..rules import checked_append
+from .._files import Directory, checked_id
+from .._rules import checked_append
 from ._documents import LOCK_NAME, SessionDocument, write_document
 from ._holding import Held
 from ._log_writer import EventLog

@@ -2,7 +2,7 @@
 
 Every session directory is checked on its own — one damaged session never
 hides the others — by reading its document, its log from seq 1 (each line, and
-a replay with the chart, see :class:`~persistence.verify.ReplayCheck`) and its
+a replay with the chart, see :class:`~persistence._verify.ReplayCheck`) and its
 checkpoint.  Besides the sessions: entries of ``sessions/`` that are not
 sessions (a link named like a session is damage; a creation a crash
 interrupted is a notice, removed on the next open), and the sessions set aside
@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from statecharts import SessionId, is_session_id
-from statecharts.storage import SessionHead
+from statecharts import SessionHead, SessionId, is_session_id
 
-from ..errors import StorageError
-from ..files import Directory
-from ..verify import Problem, ReplayCheck, VerifyReport
+from .._errors import StorageError
+from .._files import Directory
+from .._verify import Problem, ReplayCheck, VerifyReport
 from ._documents import DOCUMENT_NAME, LOCK_NAME, SessionDocument, read_document
 from ._layout import NEW_PREFIX
 from ._log_reader import LOG_NAME, LogFile

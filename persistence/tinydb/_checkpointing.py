@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from statecharts import SessionCheckpoint, SessionId
 
-from ..files import Directory
+from .._files import Directory
 from ._documents import document_lock, write_document
 from ._holding import Held
 from ._log_reader import LogFile, LogPosition

@@ -28,10 +28,10 @@ from pydantic import ValidationError
 
 from statecharts import FORMAT_VERSION, SessionCheckpoint, SessionId
 
-from ..errors import RecordTooLarge, StorageError
-from ..files import Directory
-from ..limits import MAX_CHECKPOINT
-from ..migrations import upgrade
+from .._errors import RecordTooLarge, StorageError
+from .._files import Directory
+from .._limits import MAX_CHECKPOINT
+from .._migrations import upgrade
 from ._documents import CHECKPOINT_SLOTS, CheckpointFile, CheckpointRef, checkpoint_slot
 from ._lines import format_hash, parse_hash
 from ._log_reader import LogFile, LogPosition

@@ -9,7 +9,7 @@ Each session has its own small database (``sessions/<id>/session.json``,
 table ``session``, keyed by the session id), so a lifecycle change rewrites a
 few kilobytes whatever the number of sessions in the store.  It is written
 atomically (temporary file, fsync, rename, fsync of the directory) through
-:class:`~persistence.files.Directory`, and read-modify-written under the
+:class:`~persistence._files.Directory`, and read-modify-written under the
 session's ``lock`` file (:func:`document_lock`), held for the few system
 calls it takes — never while idle, so idle sessions cost no descriptor.
 """
@@ -33,13 +33,19 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
 
-from statecharts import FORMAT_VERSION, SessionCheckpoint, SessionConfig, SessionId, SessionState
-from statecharts.record import Record
+from statecharts import (
+    FORMAT_VERSION,
+    Record,
+    SessionCheckpoint,
+    SessionConfig,
+    SessionId,
+    SessionState,
+)
 
-from ..errors import CorruptionError
-from ..files import Directory, storage_errors
-from ..limits import MAX_DOCUMENT
-from ..migrations import upgrade
+from .._errors import CorruptionError
+from .._files import Directory, storage_errors
+from .._limits import MAX_DOCUMENT
+from .._migrations import upgrade
 from ._owners import Holder
 
 __all__ = [

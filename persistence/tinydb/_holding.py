@@ -4,7 +4,7 @@ A session is written only by the instance that *holds* it: its document names
 the instance (:class:`~persistence.tinydb._owners.Holder`) and the instance is
 alive (its owner file is locked).  Taking a session reads its document under
 the session's lock file and takes it only from a holder that is gone;
-otherwise :class:`~statecharts.storage.SessionLocked`, saying who holds it.
+otherwise :class:`~statecharts.SessionLocked`, saying who holds it.
 A session is held while it runs: leaving ``running`` lets it go.
 
 Descriptors stay bounded whatever the number of sessions: an instance keeps
@@ -20,12 +20,11 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from statecharts import SessionId
-from statecharts.storage import SessionLocked
+from statecharts import SessionId, SessionLocked
 
-from ..durability import Durability, GroupCommitter, Periodic
-from ..errors import CorruptionError, StorageError
-from ..files import Directory
+from .._durability import Durability, GroupCommitter, Periodic
+from .._errors import CorruptionError, StorageError
+from .._files import Directory
 from ._documents import SessionDocument, document_lock, read_document, write_document
 from ._layout import Layout
 from ._log_reader import LOG_NAME

@@ -27,11 +27,10 @@ import secrets
 from pathlib import Path
 from typing import Final, Literal
 
-from statecharts import SessionId, SessionNotFound, is_session_id
-from statecharts.record import Record
+from statecharts import Record, SessionId, SessionNotFound, is_session_id
 
-from ..errors import StorageError
-from ..files import Directory, timestamp_suffix
+from .._errors import StorageError
+from .._files import Directory, timestamp_suffix
 from ._owners import OWNERS_DIR
 
 log = logging.getLogger("persistence.tinydb")

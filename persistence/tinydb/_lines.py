@@ -16,8 +16,8 @@ time); every other line is a :class:`~statecharts.TimestampedEvent` whose JSON
 is exactly the line without its two trailing fields.  Parsing validates the
 events with pydantic, in batches, so nothing is trusted that was not checked.
 
-No line is longer than :data:`~persistence.limits.MAX_LINE`: encoding a longer
-one raises :class:`~persistence.errors.RecordTooLarge` (nothing is written),
+No line is longer than :data:`~persistence._limits.MAX_LINE`: encoding a longer
+one raises :class:`~persistence.RecordTooLarge` (nothing is written),
 and a reader refuses one, so what is written can always be read back.
 """
 
@@ -31,11 +31,10 @@ from typing import Any, Final
 
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
-from statecharts import SessionConfig, SessionId, TimestampedEvent
-from statecharts.record import Record
+from statecharts import Record, SessionConfig, SessionId, TimestampedEvent
 
-from ..errors import RecordTooLarge
-from ..limits import MAX_LINE
+from .._errors import RecordTooLarge
+from .._limits import MAX_LINE
 
 __all__ = [
     "SUFFIX_LENGTH",
@@ -105,7 +104,7 @@ def parse_hash(log_hash: str | None) -> int | None:
 def encode_header(header: LogHeader) -> bytes:
     """The header line (the first of a log, so its ``prev`` is 0).
 
-    Raises :class:`~persistence.errors.RecordTooLarge` when the session's
+    Raises :class:`~persistence.RecordTooLarge` when the session's
     configuration makes it longer than a log line may be.
     """
     line = _finish(header.model_dump_json().encode(), 0)

@@ -3,7 +3,7 @@
 Listing 10,000 sessions reads 10,000 small documents, so a row validates only
 what it shows — the state, the workflow's name, the creation time, the holder —
 and not the whole configuration; a document that does not have even that is a
-damaged session (:class:`~persistence.errors.CorruptionError`).
+damaged session (:class:`~persistence.CorruptionError`).
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from typing import Any, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
-from statecharts import FORMAT_VERSION, SessionId, SessionState
-from statecharts.storage import SessionListing
+from statecharts import FORMAT_VERSION, SessionId, SessionListing, SessionState
 
-from ..errors import CorruptionError, StorageError
-from ..limits import MAX_DOCUMENT
+from .._errors import CorruptionError, StorageError
+from .._limits import MAX_DOCUMENT
 from ._documents import DOCUMENT_NAME, TABLE_NAME
 from ._layout import Layout
 from ._owners import Holder, Liveness
@@ -78,7 +77,7 @@ class Listing:
         """The session's row.
 
         Raises :class:`~statecharts.SessionNotFound` when it is gone,
-        :class:`~persistence.errors.CorruptionError` when it is damaged.
+        :class:`~persistence.CorruptionError` when it is damaged.
         """
         key = self._key(session_id)
         kept = self._rows.get(session_id)

@@ -1,10 +1,10 @@
 """Reading a session's event log, checked line by line.
 
 :class:`LogFile` is a log opened for reading — safely: no link followed, no
-FIFO waited on (see :class:`~persistence.files.Directory`).  Its
+FIFO waited on (see :class:`~persistence._files.Directory`).  Its
 :meth:`~LogFile.lines` checks every line — its checksum, its place in the
 chain, its seq, its length — and raises
-:class:`~persistence.errors.CorruptionError` naming the file and the byte
+:class:`~persistence.CorruptionError` naming the file and the byte
 offset at the first one that is wrong.  An incomplete last line (no newline
 yet) is not read: it is a write in flight, or one a crash interrupted, and was
 never acknowledged as durable in ``strict`` mode.  Appending is
@@ -22,10 +22,10 @@ from typing import Any, Final, NamedTuple, Self
 
 from statecharts import TimestampedEvent
 
-from ..errors import CorruptionError, StorageError
-from ..files import Directory, storage_errors
-from ..limits import MAX_LINE
-from ..migrations import upgrade
+from .._errors import CorruptionError, StorageError
+from .._files import Directory, storage_errors
+from .._limits import MAX_LINE
+from .._migrations import upgrade
 from ._lines import (
     LineError,
     LogHeader,

@@ -5,7 +5,7 @@ log's end — offset, running checksum, last seq — from reading only its last
 line.  An append is one encode, one ``fstat`` and one ``write``; a failed one
 is cut back off the file, so the log stays valid and holds exactly what was
 acknowledged.  How soon an append reaches the disk is the durability mode's
-business (:mod:`persistence.durability`).
+business (:mod:`persistence._durability`).
 
 A store may hold more sessions than it keeps files open: an ``EventLog`` can
 be :meth:`~EventLog.suspend`-ed (synced and closed, its end remembered) and is
@@ -24,10 +24,10 @@ from pathlib import Path
 
 from statecharts import TimestampedEvent
 
-from ..durability import Durability, GroupCommitter
-from ..errors import StorageError
-from ..files import Directory, storage_errors, timestamp_suffix, write_all
-from ..limits import MAX_LINE
+from .._durability import Durability, GroupCommitter
+from .._errors import StorageError
+from .._files import Directory, storage_errors, timestamp_suffix, write_all
+from .._limits import MAX_LINE
 from ._lines import LogHeader, chain, encode_event, encode_events, encode_header
 from ._log_reader import LOG_NAME, LogFile, LogPosition
 
@@ -135,7 +135,7 @@ class EventLog:
         deleted under us must not swallow events), one ``write``.  With
         ``sync`` false the durability mode is left to the caller (a batch
         made durable at once).  The seqs were checked by the store
-        (:func:`persistence.rules.checked_append`).
+        (:func:`persistence._rules.checked_append`).
         """
         end = self.end
         if len(events) == 1:

@@ -30,21 +30,14 @@ from typing import Any, Final
 
 from pydantic import AwareDatetime, Field, ValidationError
 
-from statecharts import (
-    FORMAT_VERSION,
-    LiveSession,
-    ReplayError,
-    SessionConfig,
-    SessionId,
-    SessionState,
-)
-from statecharts.record import Record
+from statecharts import FORMAT_VERSION, Record, ReplayError, SessionConfig, SessionId, SessionState
+from statecharts._session import LiveSession
 from statecharts.state import Created
 
-from ..errors import CorruptionError, InvalidSessionId, StorageError
-from ..files import Directory, checked_id, storage_errors, timestamp_suffix, try_lock
-from ..migrations import upgrade
-from ..ownership import DEFAULT_LEASE, Owner, is_gone
+from .._errors import CorruptionError, InvalidSessionId, StorageError
+from .._files import Directory, checked_id, storage_errors, timestamp_suffix, try_lock
+from .._migrations import upgrade
+from .._ownership import DEFAULT_LEASE, Owner, is_gone
 from ._documents import CHECKPOINT_SLOTS, CheckpointRef, SessionDocument, write_document
 from ._layout import LAYOUT, MARKER_NAME, QUARANTINE_DIR, SESSIONS_DIR, StoreMarker
 from ._log_reader import LOG_NAME, LogFile

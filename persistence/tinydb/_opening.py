@@ -25,9 +25,9 @@ from typing import Final
 
 from pydantic import ValidationError
 
-from ..errors import CorruptionError, StorageError
-from ..files import Directory
-from ..limits import MAX_SMALL_FILE
+from .._errors import CorruptionError, StorageError
+from .._files import Directory
+from .._limits import MAX_SMALL_FILE
 from ._layout import (
     LAYOUT,
     MARKER_NAME,

@@ -33,12 +33,11 @@ from typing import Final
 
 from pydantic import AwareDatetime, Field
 
-from statecharts.record import Record
-from statecharts.storage import SessionHolder
+from statecharts import Record, SessionHolder
 
-from ..errors import StorageError
-from ..files import Directory, storage_errors, try_lock
-from ..ownership import DEFAULT_LEASE, hostname, process_start
+from .._errors import StorageError
+from .._files import Directory, storage_errors, try_lock
+from .._ownership import DEFAULT_LEASE, hostname, process_start
 
 __all__ = ["DEFAULT_LEASE", "OWNERS_DIR", "Holder", "Liveness", "OwnerFile", "new_token"]
 

@@ -1,7 +1,7 @@
 """Repairing a TinyDB store's damaged sessions, each on its own, in one run.
 
-For each session :func:`~persistence.verify.verify` found damaged (see
-:mod:`persistence.repair` for what is fixed and how): fix what is safe to fix
+For each session :func:`~persistence.verify` found damaged (see
+:mod:`persistence._repair` for what is fixed and how): fix what is safe to fix
 under the session's lock, check the session again, and set it aside
 (quarantine, or delete with ``remove``) if anything is still wrong — so one
 run always ends with a store that verifies.  Every file rewritten or cut is
@@ -15,13 +15,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from statecharts import FORMAT_VERSION, LiveSession, ReplayError, SessionId, is_session_id
-from statecharts.storage import SessionLocked
+from statecharts import FORMAT_VERSION, ReplayError, SessionId, SessionLocked, is_session_id
+from statecharts._session import LiveSession
 
-from ..errors import StorageError
-from ..files import Directory, storage_errors, timestamp_suffix
-from ..limits import MAX_LINE
-from ..verify import Problem
+from .._errors import StorageError
+from .._files import Directory, storage_errors, timestamp_suffix
+from .._limits import MAX_LINE
+from .._verify import Problem
 from ._check import check_session
 from ._documents import SessionDocument, document_lock, read_document, write_document
 from ._lines import LogHeader, chain, encode_header, split_line

@@ -3,12 +3,12 @@
 See :mod:`~persistence.tinydb._layout` for the layout.  A lifecycle change
 rewrites the session's own document (a few kilobytes), an event is an O(1)
 append to its log, as durably as the store's mode says
-(:mod:`persistence.durability`): both cost the same at session 10 and at
+(:mod:`persistence._durability`): both cost the same at session 10 and at
 session 100,000.  An instance holds the sessions it runs (no other instance
-or process can write them: :class:`~statecharts.storage.SessionLocked`,
+or process can write them: :class:`~statecharts.SessionLocked`,
 naming the holder), with one descriptor for all of them and a bounded number
 of open logs.  Everything read from the directory is untrusted input
-(:mod:`persistence.files`): a damaged session is reported and left out, the
+(:mod:`persistence._files`): a damaged session is reported and left out, the
 others open and run.  The format is described in ``docs/persistence-format.md``.
 """
 
@@ -22,22 +22,25 @@ from typing import Final
 
 from statecharts import (
     FORMAT_VERSION,
-    LiveSession,
+    Batch,
     PersistedSession,
     SessionCheckpoint,
     SessionError,
+    SessionHead,
     SessionId,
+    SessionListing,
+    SessionLocked,
     SessionNotFound,
     SessionState,
     TimestampedEvent,
 )
-from statecharts.storage import Batch, SessionHead, SessionListing, SessionLocked
+from statecharts._session import LiveSession
 
-from ..durability import DEFAULT_WINDOW, Durability, GroupCommitter, check_mode
-from ..errors import CorruptionError, StorageError
-from ..files import Directory, checked_id
-from ..rules import checked_append
-from ..verify import Problem, VerifyReport
+from .._durability import DEFAULT_WINDOW, Durability, GroupCommitter, check_mode
+from .._errors import CorruptionError, StorageError
+from .._files import Directory, checked_id
+from .._rules import checked_append
+from .._verify import Problem, VerifyReport
 from ._batch import append_many
 from ._check import check_store
 from ._checkpointing import save_checkpoint

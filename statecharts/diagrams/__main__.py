@@ -1,6 +1,6 @@
-"""``python -m statecharts.diagrams [--check] [--out DIR]``: see :func:`~.files.main`."""
+"""``python -m statecharts.diagrams [--check] [--out DIR]`` (:func:`~statecharts.diagrams.main`)."""
 
-from statecharts.diagrams.files import main
+from statecharts.diagrams import main
 
 if __name__ == "__main__":  # pragma: no branch - imported only to run
     raise SystemExit(main())

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from .cli import cook, only_session, write_workflow
-from .conftest import sh
+from .repos import sh
 
 OK_WORKFLOW = "max_iterations: 1\nsteps:\n  - shell: echo hi >> hi.txt\n"
 FOUR_ITERATIONS = (

@@ -126,7 +126,7 @@ def test_following_stops_on_ctrl_c(repo: Path, tmp_path: Path) -> None:
 
 def test_diagram_formats(repo: Path) -> None:
     dot = cook("diagram", cwd=repo)
-    assert dot.code == 0 and dot.out.startswith("// generated from statecharts.chart.SessionChart")
+    assert dot.code == 0 and dot.out.startswith("// generated from statecharts.SessionChart")
     mermaid = cook("diagram", "--format", "mermaid", cwd=repo).out
     assert mermaid.splitlines()[0] == "stateDiagram-v2"
     table = cook("diagram", "--format", "table", cwd=repo).out

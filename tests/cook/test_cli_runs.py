@@ -7,7 +7,7 @@ from pathlib import Path
 from cook.places import worktree_path
 
 from .cli import cook, only_session, start, write_workflow
-from .conftest import make_repo, sh
+from .repos import make_repo, sh
 
 # Each iteration appends a line to a file named by $NOTE (default notes.txt) and commits it.
 COMMITTING = """\

@@ -9,7 +9,7 @@ import pytest
 from cook import git
 from statecharts import IterationChanges
 
-from .conftest import make_repo, sh
+from .repos import make_repo, sh
 
 
 def test_repo_root_and_head(repo: Path, tmp_path: Path) -> None:

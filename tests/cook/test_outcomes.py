@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 from cook.places import worktree_path
 
 from .cli import COOK, cook, env, only_session, start, wait_for, write_workflow
-from .conftest import sh
+from .repos import sh
 
 COMMITTING = """\
 steps:
@@ -267,6 +267,7 @@ def test_every_command_to_a_closed_pipe(repo: Path, tmp_path: Path) -> None:
     session_id = only_session(repo)["id"]
     for args in (
         "--help",
+        "--version",
         "run --help",
         "sessions",
         "sessions --json",

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from statecharts import IterationMetrics, TimestampedEvent, events
-from statecharts.progress import ProgressTracker
+from statecharts import IterationMetrics, SessionEvent, TimestampedEvent, events
+from statecharts._progress import ProgressTracker
 from statecharts.state import Paused, Running
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -18,7 +18,7 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def fold(tracker: ProgressTracker, *timed: tuple[float, events.SessionEvent]) -> None:
+def fold(tracker: ProgressTracker, *timed: tuple[float, SessionEvent]) -> None:
     for seq, (seconds, event) in enumerate(timed, start=1):
         tracker.apply(TimestampedEvent(seq=seq, timestamp=at(seconds), event=event))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from .cli import cook
-from .conftest import sh
+from .repos import sh
 
 SESSION = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 READERS = [

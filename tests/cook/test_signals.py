@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from .cli import COOK, cook, env, start, write_workflow
-from .conftest import sh
+from .repos import sh
 
 SLOW = "steps:\n  - shell: 'echo \"$COOK_ITERATION\" >> slow.txt; sleep 0.5'\n"
 

@@ -1,12 +1,13 @@
 """#13.9: ``cook --help``, ``--version`` and a wrong command line import the standard library
-only — not ``statecharts``, pydantic, asyncio, rich or the stores (a test of what is
-imported, not of time: ``benchmarks/bench_cli.py`` measures the time)."""
+and the list of statuses only — not the domain, pydantic, asyncio, rich or the stores (a
+test of what is imported, not of time: ``benchmarks/bench_cli.py`` measures the time)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ import pytest
 from .cli import COOK, env
 
 HEAVY = ("statecharts", "persistence", "pydantic", "rich", "asyncio", "psycopg", "tinydb", "yaml")
+LIGHT = ("statecharts", "statecharts.statuses")
+"""What of the domain start-up may import: its package (which imports nothing) and its statuses."""
 
 # Runs the installed `cook` script's own code in this interpreter, then lists the modules.
 PROBE = """\
@@ -58,7 +61,7 @@ def modules_of(*args: str, cwd: Path) -> tuple[int, list[str]]:
 def test_startup_imports_no_heavy_module(tmp_path: Path, args: list[str]) -> None:
     code, modules = modules_of(*args, cwd=tmp_path)
     assert code in (0, 2)
-    heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY)
+    heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY and m not in LIGHT)
     assert heavy == [], heavy
 
 
@@ -67,3 +70,19 @@ def test_a_command_imports_what_it_needs(tmp_path: Path) -> None:
     assert code == 0
     assert "statecharts.diagrams" in modules and "asyncio" in modules
     assert "cook.drive" not in modules and "psycopg" not in modules and "rich" not in modules
+
+
+def test_the_domain_package_imports_nothing_until_a_name_is_used(tmp_path: Path) -> None:
+    probe = "import json, sys, statecharts.statuses; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    modules = json.loads(done.stdout)
+    assert sorted(m for m in modules if m.split(".")[0] in HEAVY) == sorted(LIGHT)
+
+
+def test_the_version_is_the_installed_distribution_s(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(COOK), "--version"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stdout) == (0, f"cook {version('sessionchart')}\n")

@@ -12,14 +12,7 @@ import pytest
 from cook.steps import TAIL_BYTES, run_step, step_command
 from cook.workflow import Step
 
-
-def alive(pid: int) -> bool:
-    """Running (a zombie nobody reaped yet does not count)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+from .processes import gone
 
 
 async def test_a_successful_step(tmp_path: Path) -> None:
@@ -64,8 +57,7 @@ async def test_a_timeout_kills_the_whole_group(tmp_path: Path) -> None:
     assert time.monotonic() - started < 10
     assert result.timed_out and not result.success and result.exit_code is None
     assert "[timed out after 0.5 s]" in result.output_tail
-    await asyncio.sleep(0.2)
-    assert not alive(int(pid_file.read_text()))
+    assert await asyncio.to_thread(gone, int(pid_file.read_text()))
 
 
 async def test_cancelling_stops_the_step(tmp_path: Path) -> None:
@@ -78,8 +70,7 @@ async def test_cancelling_stops_the_step(tmp_path: Path) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await asyncio.sleep(0.2)
-    assert not alive(int(pid_file.read_text()))
+    assert await asyncio.to_thread(gone, int(pid_file.read_text()))
 
 
 async def test_a_background_child_holding_the_output_is_stopped(tmp_path: Path) -> None:
@@ -88,8 +79,7 @@ async def test_a_background_child_holding_the_output_is_stopped(tmp_path: Path) 
         Step(shell=f"sleep 60 & echo $! > {pid_file}; echo done"), tmp_path, dict(os.environ)
     )
     assert result.success and "done" in result.output_tail
-    await asyncio.sleep(0.3)
-    assert not alive(int(pid_file.read_text()))
+    assert await asyncio.to_thread(gone, int(pid_file.read_text()))
 
 
 async def test_without_setpriv_the_step_runs_unguarded(

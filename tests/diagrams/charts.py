@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from statemachine import HistoryState, State, StateChart
 
 
-class TrafficLight(StateChart):
+class TrafficLight(StateChart[Any]):
     """Flat: guards (``cond`` and ``unless``), several events on one transition, a self-loop."""
 
     green = State(initial=True)
@@ -15,7 +17,7 @@ class TrafficLight(StateChart):
 
     cycle = green.to(yellow) | yellow.to(red) | red.to(green, unless="broken")
     rush = green.to(red, cond=["is_late", "not broken"], event="hurry panic")
-    blink = yellow.to.itself(internal=True)
+    blink = yellow.to(yellow, internal=True)  # to itself
     tick = red.to(None)
     shutdown = red.to(off)
 
@@ -28,7 +30,7 @@ class TrafficLight(StateChart):
         return False
 
 
-class Factory(StateChart):
+class Factory(StateChart[Any]):
     """Nested: a compound inside a compound, deep history, a parallel state, nested finals."""
 
     idle = State(initial=True)
@@ -73,7 +75,7 @@ class Factory(StateChart):
     resume = idle.to(working.hist)
     ship = working.inspecting.to(shipping)
     deliver = shipping.to(done)
-    note = working.to(None)
+    note = working.to(None)  # type: ignore[arg-type]  # a compound's `to` is typed as the metaclass's
 
 
 CHARTS = (TrafficLight, Factory)

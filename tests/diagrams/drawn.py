@@ -86,9 +86,16 @@ def _problems(
     return problems
 
 
+def parse_dot(dot: str) -> pydot.Dot:
+    """``dot`` read as Graphviz reads it, by pydot (no Graphviz needed): one graph."""
+    graphs = pydot.graph_from_dot_data(dot)
+    assert graphs is not None and len(graphs) == 1, "not one DOT graph"
+    return graphs[0]
+
+
 def defects(dot: str, chart: type[Any]) -> list[str]:
     """What is wrong in ``dot``, read as Graphviz reads it (no Graphviz needed)."""
-    (graph,) = pydot.graph_from_dot_data(dot)
+    graph = parse_dot(dot)
     declared: dict[str, dict[str, Any]] = {}
     for holder in (graph, *_subgraphs(graph)):
         for node in holder.get_node_list():

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from statemachine import HistoryState, State
 
-from statecharts.chart import SessionChart
+from statecharts import SessionChart
 
 from .charts import CHARTS
 

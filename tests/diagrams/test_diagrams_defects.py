@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from statemachine.contrib.diagram import DotGraphMachine
 
-from statecharts.chart import SessionChart
+from statecharts import SessionChart
 from statecharts.diagrams import to_dot
 
 from .charts import Factory
@@ -35,7 +35,8 @@ HIGHLIGHTED: dict[str, Any] = {
 
 
 def _library_dot(chart: type[Any]) -> str:
-    return str(DotGraphMachine(chart).get_graph().to_string())
+    graph = DotGraphMachine(chart).get_graph()  # type: ignore[no-untyped-call]  # unannotated in python-statemachine
+    return str(graph.to_string())
 
 
 @charts

@@ -8,11 +8,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from statemachine import State, StateChart
 
-from statecharts.chart import SessionChart
+from statecharts import SessionChart
 from statecharts.diagrams import (
     GraphvizNotInstalled,
     main,
@@ -103,7 +104,7 @@ def test_a_missing_or_unreadable_file_is_stale(name: str, copy: Path) -> None:
 
 @needs_dot
 def test_files_of_another_chart_are_all_stale(tmp_path: Path) -> None:
-    class BiggerLight(StateChart):  # the same light, plus one state
+    class BiggerLight(StateChart[Any]):  # the same light, plus one state
         green = State(initial=True)
         yellow = State()
         red = State()
@@ -158,14 +159,14 @@ def test_any_chart_can_be_written_from_the_command_line(tmp_path: Path) -> None:
 
 def test_the_command_line_refuses_what_is_not_a_chart() -> None:
     with pytest.raises(SystemExit, match="not a python-statemachine chart class"):
-        main(["--check", "--chart", "statecharts.chart:IterationCounter"])
+        main(["--check", "--chart", "statecharts:IterationCounter"])
 
 
 def test_the_text_formats_are_the_same_whatever_the_hash_seed(tmp_path: Path) -> None:
     """Deterministic output, whatever the hash seed: a committed file can be compared."""
     script = (
         "from statecharts.diagrams import to_dot, to_mermaid, transition_table;"
-        "from statecharts.chart import SessionChart as C;"
+        "from statecharts import SessionChart as C;"
         "print(to_dot(C) + to_mermaid(C) + transition_table(C), end='')"
     )
     outputs = {

@@ -13,14 +13,14 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-import pydot
 import pytest
 from statemachine import HistoryState, State
 
-from statecharts import SESSION_TABLE
-from statecharts.chart import SessionChart
+from statecharts import SessionChart
+from statecharts._session import SESSION_TABLE
 from statecharts.diagrams import describe, render, to_dot, to_mermaid, transition_table
 
+from .drawn import parse_dot
 from .expected import (
     ALL_CHARTS,
     Expected,
@@ -36,7 +36,7 @@ from .expected import (
 charts = pytest.mark.parametrize("chart", ALL_CHARTS, ids=chart_id)
 
 
-def _hist_label(state: State) -> str:
+def _hist_label(state: HistoryState) -> str:
     return "H*" if state.type.is_deep else "H"
 
 
@@ -48,8 +48,7 @@ def _text(label: str) -> str:
 
 
 def _parse(dot: str) -> Any:
-    (graph,) = pydot.graph_from_dot_data(dot)
-    return graph
+    return parse_dot(dot)
 
 
 def _everything(graph: Any) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
@@ -127,6 +126,7 @@ def test_dot_draws_initial_and_history_pseudo_states(chart: type[Any]) -> None:
             assert nodes[f"__initial_{state.id}"].get("fillcolor") == "black"
         for history in state.history:
             default = history.transitions[0].target
+            assert default is not None
             (edge,) = (e for e in edges if e.get_source() == history.id)
             assert _node_of(default, edge.get_destination())
             assert edge.get("style") == "dotted"
@@ -134,7 +134,7 @@ def test_dot_draws_initial_and_history_pseudo_states(chart: type[Any]) -> None:
 
 def test_dot_of_session_chart_reads_as_documented() -> None:
     dot = to_dot(SessionChart)
-    assert dot.startswith("// generated from statecharts.chart.SessionChart")
+    assert dot.startswith("// generated from statecharts.SessionChart")
     nodes, edges, clusters = _everything(_parse(dot))
     running = _text(clusters["cluster_running"].get("label"))
     assert running == "running command_executed (internal) analysis_completed (internal)"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-import pydot
 import pytest
 
-from statecharts.chart import SessionChart
+from statecharts import SessionChart
 from statecharts.diagrams import render_svg, to_dot
 
 from .charts import Factory
+from .drawn import parse_dot
 from .expected import needs_dot
 
 TURQUOISE = "turquoise"  # the library's active fill
@@ -20,11 +20,10 @@ BLUE = '"#1f5fbf"'  # visited
 
 def _parts(dot: str) -> tuple[dict[str, Any], dict[str, Any], list[Any]]:
     """Nodes and clusters by name, and edges, at every depth."""
-    (graph,) = pydot.graph_from_dot_data(dot)
     nodes: dict[str, Any] = {}
     clusters: dict[str, Any] = {}
     edges: list[Any] = []
-    stack = [graph]
+    stack: list[Any] = [parse_dot(dot)]
     while stack:
         holder = stack.pop()
         nodes.update({n.get_name(): n for n in holder.get_node_list()})

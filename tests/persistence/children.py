@@ -14,8 +14,15 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from persistence import SessionLocked, TinyDBSessionStorage
-from statecharts import InMemorySessionManager, LiveSession, SessionConfig, SessionError, SessionId
+from persistence import TinyDBSessionStorage
+from statecharts import (
+    InMemorySessionManager,
+    SessionConfig,
+    SessionError,
+    SessionId,
+    SessionLocked,
+)
+from statecharts._session import LiveSession
 
 from .workload import next_event
 

@@ -3,11 +3,12 @@
 Subclass :class:`StorageContract` and provide the ``opener`` fixture: a
 callable that opens a store instance on the test's data (a new instance each
 call for a durable store; the same one for a memory store), plus the class
-attributes telling what the store can do.  The PostgreSQL store will run this
-very suite, unchanged.
+attributes telling what the store can do.  Every store runs this very suite,
+unchanged (``tests/persistence/test_contract.py``, ``tests/postgres/test_contract.py``).
 
-Only the port (``statecharts.storage``), the manager and the errors exported by
-``persistence`` are used here, never a store's internals.
+Only public names are used here — the port, the manager and the records from
+``statecharts`` (and its fold, to check what a store kept), the errors from
+``persistence`` — never a store's internals.
 """
 
 from __future__ import annotations
@@ -18,25 +19,22 @@ from datetime import UTC, datetime
 
 import pytest
 
-from persistence import (
-    AppendRefused,
-    DurableSessionStorage,
-    InvalidSessionId,
-    SessionLocked,
-    verify,
-)
+from persistence import AppendRefused, InvalidSessionId, verify
 from statecharts import (
     INTERRUPTED,
+    DurableSessionStorage,
     InMemorySessionManager,
-    LiveSession,
     PersistedSession,
     SessionConfig,
+    SessionEvent,
+    SessionLocked,
     SessionNotFound,
     TimestampedEvent,
     events,
     new_session_id,
     state,
 )
+from statecharts._session import LiveSession
 
 from .workload import drive
 
@@ -45,7 +43,7 @@ Opener = Callable[[], DurableSessionStorage]
 BAD_IDS = ["../x", "a/b", "x\0y", "", ".", "..", "01HZZZZZZZZZZZZZZZZZZZZZZ/", 42, None]
 
 
-def stamped(seq: int, event: events.SessionEvent) -> TimestampedEvent:
+def stamped(seq: int, event: SessionEvent) -> TimestampedEvent:
     """An event as recorded at ``seq``."""
     return TimestampedEvent(seq=seq, timestamp=datetime.now(UTC), event=event)
 

@@ -20,14 +20,8 @@ from typing import Any
 
 import pytest
 
-from persistence import (
-    InvalidSessionId,
-    RecordTooLarge,
-    StorageError,
-    TinyDBSessionStorage,
-    verify,
-)
-from persistence.limits import MAX_LINE
+from persistence import InvalidSessionId, RecordTooLarge, StorageError, TinyDBSessionStorage, verify
+from persistence._limits import MAX_LINE
 from statecharts import (
     InMemorySessionManager,
     PersistedSession,

@@ -26,13 +26,13 @@ from persistence import (
 )
 from statecharts import (
     InMemorySessionManager,
-    LiveSession,
     PersistedSession,
     SessionCheckpoint,
     SessionConfig,
     SessionId,
     TimestampedEvent,
 )
+from statecharts._session import LiveSession
 
 from .layout_helpers import (
     checkpoint_files,

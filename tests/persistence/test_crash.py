@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from persistence import TinyDBSessionStorage, verify
-from statecharts import InMemorySessionManager, LiveSession, SessionId
+from statecharts import InMemorySessionManager, SessionId
+from statecharts._session import LiveSession
 
 from .children import context, record_until_killed
 
@@ -78,7 +79,7 @@ async def test_sigkill_loses_no_acknowledged_event(tmp_path: Path, durability: s
                 before = {sid: len(seqs) for sid, seqs in acked.items()}
                 receive(receiver, acked)
                 touched |= {sid for sid in acked if len(acked[sid]) != before.get(sid, 0)}
-        os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        os.kill(child.pid, signal.SIGKILL)
         child.join()
         while True:  # what the child acknowledged before it died is still in the pipe
             try:

@@ -2,7 +2,7 @@
 
 Two kinds of change are covered here.  The *format* of a document (its
 ``format_version``) is upgraded when read, one step at a time
-(:mod:`persistence.migrations`).  The *layout* of the TinyDB store changed from
+(:mod:`persistence._migrations`).  The *layout* of the TinyDB store changed from
 layout 1 (one ``sessions.json`` database beside ``sessions.json.logs/`` and
 ``sessions.json.checkpoints/``) to layout 2 (a directory per session): the
 fixture stores in ``fixtures/v<N>/tinydb`` are layout-1 stores, migrated when
@@ -29,8 +29,8 @@ from persistence import (
     TinyDBSessionStorage,
     verify,
 )
-from persistence.migrations import MIGRATIONS, upgrade
-from persistence.ownership import this_process
+from persistence._migrations import MIGRATIONS, upgrade
+from persistence._ownership import this_process
 from statecharts import FORMAT_VERSION, InMemorySessionManager, SessionStorage
 
 from .layout_helpers import (

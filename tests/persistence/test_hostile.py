@@ -26,10 +26,11 @@ from persistence import (
     repair,
     verify,
 )
-from persistence.limits import MAX_LINE
+from persistence._limits import MAX_LINE
 from statecharts import (
     InMemorySessionManager,
     PersistedSession,
+    SessionId,
     WorkflowConfig,
     is_session_id,
     new_session_id,
@@ -50,7 +51,7 @@ from .hostile import (
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-async def use_everything(store_path: Path) -> tuple[InMemorySessionManager, list[str]]:
+async def use_everything(store_path: Path) -> tuple[InMemorySessionManager, list[SessionId]]:
     """What users run on a store: open (recovering), list, verify, repair; returns what opened."""
     with no_hang(30):
         store = TinyDBSessionStorage(store_path, "none")

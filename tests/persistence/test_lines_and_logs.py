@@ -3,7 +3,7 @@
 A log lives in a session's directory (``events.jsonl``); it is read through a
 :class:`~persistence.tinydb._log_reader.LogFile` and appended to through an
 :class:`~persistence.tinydb._log_writer.EventLog`, both opened through a
-:class:`~persistence.files.Directory`.  The files here are real; a few system
+:class:`~persistence._files.Directory`.  The files here are real; a few system
 calls (``os.write``, ``os.ftruncate``, ``os.fdatasync``) are made to fail to
 reach the paths no real disk produces on demand (a real full disk is in
 ``test_bad_input``).
@@ -27,9 +27,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from persistence import CorruptionError, RecordTooLarge, StorageError
-from persistence.durability import Durability, GroupCommitter
-from persistence.files import Directory
-from persistence.limits import MAX_LINE
+from persistence._durability import Durability, GroupCommitter
+from persistence._files import Directory
+from persistence._limits import MAX_LINE
 from persistence.tinydb._lines import (
     SUFFIX_LENGTH,
     LineError,
@@ -47,7 +47,14 @@ from persistence.tinydb._lines import (
 )
 from persistence.tinydb._log_reader import LOG_NAME, LogFile, LogPosition
 from persistence.tinydb._log_writer import EventLog, write_new_log
-from statecharts import SessionConfig, SessionId, TimestampedEvent, events, new_session_id
+from statecharts import (
+    SessionConfig,
+    SessionEvent,
+    SessionId,
+    TimestampedEvent,
+    events,
+    new_session_id,
+)
 
 from .layout_helpers import line_offsets
 
@@ -55,7 +62,7 @@ CONFIG = SessionConfig(project_path="/p", max_iterations=5)
 NOW = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
 
-def stamped(seq: int, event: events.SessionEvent | None = None) -> TimestampedEvent:
+def stamped(seq: int, event: SessionEvent | None = None) -> TimestampedEvent:
     return TimestampedEvent(
         seq=seq, timestamp=NOW, event=event or events.CommandExecuted(command="x", success=True)
     )
@@ -91,7 +98,7 @@ event_strategy = st.one_of(
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(event_strategy, min_size=1, max_size=8), st.integers(0, 2**32 - 1))
-def test_lines_round_trip_and_chain(payloads: list[events.SessionEvent], prev: int) -> None:
+def test_lines_round_trip_and_chain(payloads: list[SessionEvent], prev: int) -> None:
     recorded = [stamped(i + 1, e) for i, e in enumerate(payloads)]
     data, running, lengths = encode_events(recorded, prev)
     lines = data.splitlines(keepends=True)
@@ -125,18 +132,24 @@ def test_a_damaged_line_is_refused(damage: object) -> None:
     assert split_line(damage(line)) is None  # type: ignore[operator]
 
 
-def test_seq_prefix_and_hashes() -> None:
+def test_a_line_without_a_seq_prefix_has_no_seq() -> None:
     assert line_seq(b'{"kind":"header"}') is None
     assert line_seq(b'{"seq":x,') is None
+
+
+def test_a_hash_round_trips_and_an_unknown_one_reads_as_none() -> None:
     assert parse_hash(format_hash(0xABCDEF)) == 0xABCDEF
     assert parse_hash(None) is None
     assert parse_hash("sha256:00") is None
 
 
-def test_headers_and_batches() -> None:
+def test_a_header_round_trips() -> None:
     sid = new_session_id()
     line = encode_header(header(sid))
     assert LogHeader.model_validate(decode_header(line)) == header(sid)
+
+
+def test_a_bad_event_in_a_batch_is_named_by_its_index() -> None:
     good, _ = encode_event(stamped(1), 0)
     bad = good.replace(b'"command":"x"', b'"command":""')
     with pytest.raises(LineError) as raised:

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from persistence import DurableSessionStorage, MemorySessionStorage
+from persistence import MemorySessionStorage
 from statecharts import (
     INTERRUPTED,
+    DurableSessionStorage,
     InMemorySessionManager,
     PersistedSession,
     SessionCheckpoint,
@@ -20,9 +21,9 @@ from statecharts import (
     SessionState,
     SessionStorage,
     TimestampedEvent,
+    as_durable,
 )
-from statecharts.loading import load_session, paused_gc
-from statecharts.storage import as_durable
+from statecharts._loading import load_session, paused_gc
 
 from .workload import drive
 
@@ -63,40 +64,63 @@ class BasicStore:
         return await self.inner.save_checkpoint(session_id, checkpoint)
 
 
-async def test_a_basic_store_gets_the_durable_defaults() -> None:
+def test_a_basic_store_is_seen_as_durable_and_a_durable_one_as_itself() -> None:
     basic = BasicStore()
     assert isinstance(basic, SessionStorage) and not isinstance(basic, DurableSessionStorage)
-    durable = as_durable(basic)
-    assert isinstance(durable, DurableSessionStorage)
-    assert as_durable(basic.inner) is basic.inner  # already durable: itself
+    assert isinstance(as_durable(basic), DurableSessionStorage)
+    assert as_durable(basic.inner) is basic.inner
+
+
+async def driven(basic: BasicStore) -> tuple[InMemorySessionManager, SessionId]:
+    """A manager on ``basic`` and a session of 30 events, checkpointed at 25."""
     manager = await InMemorySessionManager.open(basic)
     sid = await manager.create_session(CONFIG)
     await drive(manager, sid, 25, random.Random(1))
     await manager.save_checkpoint(sid)
     await drive(manager, sid, 5, random.Random(2))
+    return manager, sid
+
+
+async def test_a_basic_store_restores_a_session_from_its_checkpoint() -> None:
+    basic = BasicStore()
+    manager, sid = await driven(basic)
     live = await manager._reading(sid)
-    assert await durable.acquire(sid) is None  # it cannot tell: no reload check
+    assert await as_durable(basic).acquire(sid) is None  # it cannot tell: no reload check
     assert await manager.restore_session(sid) == live.state
     assert (await manager._reading(sid)).same_as(live)
-    await manager.flush()
+    await manager.aclose()
+
+
+async def test_the_adapter_hands_every_basic_method_to_the_store() -> None:
+    basic = BasicStore()
+    manager, sid = await driven(basic)
+    await manager.aclose()
+    durable = as_durable(basic)
+    await durable.flush()
     await durable.release(sid)
     assert [e.seq async for e in durable.load_events(sid, 28)] == [29, 30]
     stored = await durable.load(sid)
     assert stored is not None
-    await durable.save(stored)  # the adapter hands every basic method to the store
+    await durable.save(stored)
     checkpoint = await durable.save_checkpoint(sid, stored.checkpoints[-1])
     assert checkpoint == stored.checkpoints[-1]
     await durable.append(sid, [], stored.state)
-    await manager.aclose()
-    reopened = await InMemorySessionManager.open(basic)  # one user: running means interrupted
-    state = await reopened.get_state(sid)
-    assert state.status == "paused"
-    if (await reopened.get_events(sid))[-1].seq == 31:
-        assert state.reason == INTERRUPTED  # type: ignore[union-attr]
+    assert await durable.list() == [sid]
     await durable.delete(sid)
     assert await durable.list() == []
     with pytest.raises(SessionNotFound):
         await load_session(durable, sid)
+
+
+async def test_reopening_a_basic_store_pauses_what_was_running_as_interrupted() -> None:
+    basic = BasicStore()
+    manager, sid = await driven(basic)
+    assert (await manager.get_state(sid)).status == "running"
+    await manager.aclose()
+    reopened = await InMemorySessionManager.open(basic)  # one user: running means interrupted
+    state = await reopened.get_state(sid)
+    assert state.status == "paused" and state.reason == INTERRUPTED
+    assert [e.seq for e in await reopened.get_events(sid)][-1] == 31  # one event: paused
     reopened.close()
 
 

@@ -21,29 +21,23 @@ from typing import Any
 
 import pytest
 
-from persistence import (
-    CorruptionError,
-    SessionLocked,
-    StorageError,
-    TinyDBSessionStorage,
-    repair,
-    verify,
-)
-from persistence.files import Directory
-from persistence.ownership import hostname, is_gone, this_process
+from persistence import CorruptionError, StorageError, TinyDBSessionStorage, repair, verify
+from persistence._files import Directory
+from persistence._ownership import hostname, is_gone, this_process
 from persistence.tinydb._owners import Holder, Liveness, OwnerFile
 from statecharts import (
     InMemorySessionManager,
-    LiveSession,
     PersistedSession,
     SessionConfig,
     SessionId,
+    SessionLocked,
     SessionNotFound,
     TimestampedEvent,
     events,
     new_session_id,
     state,
 )
+from statecharts._session import LiveSession
 
 from .layout_helpers import (
     can_make_immutable,

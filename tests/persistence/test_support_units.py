@@ -1,7 +1,7 @@
 """The supporting pieces: checkpoint files, session documents, safe file access, the threads.
 
 Each piece works on real files in a temporary directory, opened through a
-:class:`~persistence.files.Directory` as the store opens them.
+:class:`~persistence._files.Directory` as the store opens them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import stat
 import threading
 import time
 import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,11 +28,13 @@ from persistence import (
     FileSessionStorage,
     InvalidSessionId,
     MemorySessionStorage,
+    Problem,
     StorageError,
+    VerifyReport,
     verify,
 )
-from persistence.durability import GroupCommitter, Periodic, check_mode
-from persistence.files import (
+from persistence._durability import GroupCommitter, Periodic, check_mode
+from persistence._files import (
     Directory,
     checked_id,
     component,
@@ -51,10 +55,10 @@ from persistence.tinydb._documents import (
 from persistence.tinydb._lines import LogHeader
 from persistence.tinydb._log_reader import LOG_NAME, LogFile
 from persistence.tinydb._log_writer import write_new_log
-from persistence.verify import Problem, VerifyReport
 from statecharts import (
     FORMAT_VERSION,
     InMemorySessionManager,
+    PersistedSession,
     SessionCheckpoint,
     SessionConfig,
     SessionId,
@@ -93,7 +97,29 @@ def session_directory(path: Path, sid: SessionId) -> Directory:
 
 
 # -- checkpoint files ------------------------------------------------------------------
-async def test_checkpoint_files_that_cannot_be_trusted(tmp_path: Path) -> None:
+@dataclass
+class Written:
+    """A checkpoint written at seq 2 beside its session's log, both still open."""
+
+    path: Path
+    directory: Directory
+    files: Checkpoints
+    log_file: LogFile
+    sid: SessionId
+    stored: SessionCheckpoint
+    ref: CheckpointRef
+    end_offset: int
+    line_start: int
+
+    def trouble(self, changed: CheckpointRef) -> str:
+        """Why the checkpoint ``changed`` points at is not trusted (it must not be)."""
+        found, why = self.files.examine(self.directory, self.sid, changed, self.log_file)
+        assert found is None
+        return str(why)
+
+
+@pytest.fixture
+async def written(tmp_path: Path) -> AsyncIterator[Written]:
     sid, created_at, recorded, checkpoint = await a_session()
     with open_dir(tmp_path) as directory:
         header = LogHeader(
@@ -105,53 +131,89 @@ async def test_checkpoint_files_that_cannot_be_trusted(tmp_path: Path) -> None:
             start = log_file.header()[1]
             end, line_start, _torn = log_file.tail(start, (tmp_path / LOG_NAME).stat().st_size)
             stored, ref = files.write(directory, sid, checkpoint, end, line_start, current=None)
-            assert ref.file == "checkpoint-a.json" and (ref.seq, ref.offset) == (2, end.offset)
-            assert stored.log_hash == f"crc32:{end.running:08x}" == ref.log_hash
-            assert (tmp_path / ref.file).stat().st_mode & 0o777 == 0o600
-            assert files.examine(directory, sid, ref, log_file) == (stored, None)
-            assert files.read(directory, sid, ref, log_file) == stored  # from the cache
-
-            def trouble(changed: CheckpointRef) -> str:
-                found, why = files.examine(directory, sid, changed, log_file)
-                assert found is None
-                return str(why)
-
-            assert "unexpected file name" in trouble(ref.model_copy(update={"file": "../x"}))
-            moved = ref.model_copy(update={"file": "checkpoint-b.json"})  # the other slot
-            assert "missing" in trouble(moved)
-            assert "unexpected file name" in trouble(ref.model_copy(update={"file": "x.json"}))
-            assert "damaged (checksum)" in trouble(ref.model_copy(update={"crc": ref.crc ^ 1}))
-            assert "unknown log hash" in str(
-                log_problem(ref.model_copy(update={"log_hash": "sha1:x"}), log_file)
+            yield Written(
+                tmp_path, directory, files, log_file, sid, stored, ref, end.offset, line_start
             )
-            # the file says another log hash than its ref: not the checkpoint it points at
-            assert "not a checkpoint" in trouble(ref.model_copy(update={"log_hash": "crc32:0"}))
-            # a file of another session, intact
-            path = tmp_path / ref.file
-            content = json.loads(path.read_bytes())
-            foreign = json.dumps({**content, "session_id": new_session_id()}).encode()
-            path.write_bytes(foreign)
-            assert "not a checkpoint" in trouble(
-                ref.model_copy(update={"crc": zlib.crc32(foreign)})
-            )
-            # an older layout of the file goes through the migrations
-            data = json.dumps(content, indent=1).encode()
-            assert _load(directory, sid, ref, data) == stored
-            assert _load(directory, sid, ref, b"{") is None
-            assert _load(directory, sid, ref, b"[1]") is None
-            path.write_bytes(data)
-            intact = ref.model_copy(update={"crc": zlib.crc32(data)})
-            assert files.examine(directory, sid, intact, log_file) == (stored, None)
-            # the log cut before the checkpoint's line: the checkpoint is not trusted any more
-            os.truncate(tmp_path / LOG_NAME, line_start + 5)
-            assert "damaged or gone" in trouble(intact)
-            assert files.read(directory, sid, intact, log_file) is None  # the cache is dropped
-        # the next checkpoint goes to the other slot, leaving the current one whole
-        kept = (tmp_path / ref.file).read_bytes()
-        _, second = files.write(directory, sid, checkpoint, end, line_start, current=ref.file)
-        assert second.file == "checkpoint-b.json" and (tmp_path / ref.file).read_bytes() == kept
-        Checkpoints.remove_all(directory)  # a session stored anew, whole
-    assert sorted(p.name for p in tmp_path.iterdir()) == [LOG_NAME]
+
+
+def test_a_checkpoint_file_is_private_and_tied_to_its_place_in_the_log(written: Written) -> None:
+    ref, stored = written.ref, written.stored
+    assert ref.file == "checkpoint-a.json" and (ref.seq, ref.offset) == (2, written.end_offset)
+    assert stored.log_hash is not None and stored.log_hash == ref.log_hash
+    assert stored.log_hash.startswith("crc32:")
+    assert (written.path / ref.file).stat().st_mode & 0o777 == 0o600
+
+
+def test_a_checkpoint_file_as_written_is_trusted_and_read_back(written: Written) -> None:
+    files, directory, sid, ref = written.files, written.directory, written.sid, written.ref
+    assert files.examine(directory, sid, ref, written.log_file) == (written.stored, None)
+    assert files.read(directory, sid, ref, written.log_file) == written.stored
+
+
+def test_a_ref_that_does_not_match_its_file_is_not_trusted(written: Written) -> None:
+    ref = written.ref
+    assert "unexpected file name" in written.trouble(ref.model_copy(update={"file": "../x"}))
+    assert "unexpected file name" in written.trouble(ref.model_copy(update={"file": "x.json"}))
+    moved = ref.model_copy(update={"file": "checkpoint-b.json"})  # the other slot, empty
+    assert "missing" in written.trouble(moved)
+    assert "damaged (checksum)" in written.trouble(ref.model_copy(update={"crc": ref.crc ^ 1}))
+    # the file says another log hash than its ref: not the checkpoint it points at
+    assert "not a checkpoint" in written.trouble(ref.model_copy(update={"log_hash": "crc32:0"}))
+
+
+def test_an_unknown_kind_of_log_hash_is_a_problem(written: Written) -> None:
+    odd = written.ref.model_copy(update={"log_hash": "sha1:x"})
+    assert "unknown log hash" in str(log_problem(odd, written.log_file))
+
+
+def test_an_intact_checkpoint_file_of_another_session_is_not_trusted(written: Written) -> None:
+    path = written.path / written.ref.file
+    foreign = json.dumps({**json.loads(path.read_bytes()), "session_id": new_session_id()})
+    path.write_bytes(foreign.encode())
+    intact = written.ref.model_copy(update={"crc": zlib.crc32(foreign.encode())})
+    assert "not a checkpoint" in written.trouble(intact)
+
+
+def test_an_older_layout_of_a_checkpoint_file_goes_through_the_migrations(
+    written: Written,
+) -> None:
+    path = written.path / written.ref.file
+    data = json.dumps(json.loads(path.read_bytes()), indent=1).encode()
+    assert _load(written.directory, written.sid, written.ref, data) == written.stored
+    path.write_bytes(data)
+    intact = written.ref.model_copy(update={"crc": zlib.crc32(data)})
+    assert written.files.examine(written.directory, written.sid, intact, written.log_file) == (
+        written.stored,
+        None,
+    )
+
+
+def test_a_checkpoint_file_that_is_not_a_json_object_is_not_loaded(written: Written) -> None:
+    assert _load(written.directory, written.sid, written.ref, b"{") is None
+    assert _load(written.directory, written.sid, written.ref, b"[1]") is None
+
+
+def test_a_checkpoint_past_the_end_of_a_cut_log_is_no_longer_trusted(written: Written) -> None:
+    files, directory, sid, ref = written.files, written.directory, written.sid, written.ref
+    assert files.read(directory, sid, ref, written.log_file) == written.stored  # cached
+    os.truncate(written.path / LOG_NAME, written.line_start + 5)
+    assert "damaged or gone" in written.trouble(ref)
+    assert files.read(directory, sid, ref, written.log_file) is None  # the cache is dropped
+
+
+def test_the_next_checkpoint_goes_to_the_other_slot_leaving_the_current_one_whole(
+    written: Written,
+) -> None:
+    path, ref = written.path, written.ref
+    kept = (path / ref.file).read_bytes()
+    checkpoint = written.stored
+    end = written.log_file.tail(written.log_file.header()[1], (path / LOG_NAME).stat().st_size)
+    _, second = written.files.write(
+        written.directory, written.sid, checkpoint, end[0], end[1], current=ref.file
+    )
+    assert second.file == "checkpoint-b.json" and (path / ref.file).read_bytes() == kept
+    Checkpoints.remove_all(written.directory)  # a session stored anew, whole
+    assert sorted(p.name for p in path.iterdir()) == [LOG_NAME]
 
 
 # -- session documents -----------------------------------------------------------------
@@ -365,7 +427,7 @@ def test_a_failed_atomic_write_leaves_the_old_file(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "f"]  # no temporary left
 
 
-def test_locks_and_errors(tmp_path: Path) -> None:
+def test_shared_locks_share_and_an_exclusive_one_waits_for_them(tmp_path: Path) -> None:
     path = tmp_path / "lock"
     path.write_bytes(b"")
     first, second = os.open(path, os.O_RDONLY), os.open(path, os.O_RDONLY)
@@ -378,10 +440,19 @@ def test_locks_and_errors(tmp_path: Path) -> None:
     finally:
         os.close(first)
         os.close(second)
+
+
+def test_an_os_error_becomes_a_storage_error_naming_what_failed_and_where(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "lock"
     with pytest.raises(StorageError, match="cannot frob") as raised, storage_errors("frob", path):
         raise PermissionError(errno.EACCES, "Permission denied")
     assert raised.value.errno == errno.EACCES and raised.value.path == path
     assert isinstance(raised.value.cause, PermissionError)
+
+
+def test_a_directory_and_its_filesystem_can_be_synced(tmp_path: Path) -> None:
     with open_dir(tmp_path) as directory:
         directory.sync()
         directory.sync_filesystem()
@@ -417,10 +488,13 @@ def test_a_failed_background_sync_is_retried_and_reported(caplog: pytest.LogCapt
             time.sleep(0.005)
     assert flaky.calls >= 2 and "background fsync failed" in caplog.text
     committer.close()
+
+
+def test_a_failed_sync_is_raised_by_a_caller_s_flush() -> None:
     direct = GroupCommitter()
     direct.dirty(Flaky())
     with pytest.raises(StorageError):
-        direct.flush()  # a caller's flush raises it
+        direct.flush()
     direct.discard(Flaky())
     direct.close()
 
@@ -443,27 +517,54 @@ def test_periodic_logs_failures_and_stops(caplog: pytest.LogCaptureFixture) -> N
 
 
 # -- the file store and verification through the port -------------------------------------
-async def test_file_store_details(tmp_path: Path) -> None:
+async def a_file_store_session(tmp_path: Path) -> tuple[FileSessionStorage, PersistedSession]:
+    """A file store in ``tmp_path`` holding one started session, and that session."""
     store = FileSessionStorage(tmp_path)
     manager = await InMemorySessionManager.open(store)
     sid = await manager.create_session(CONFIG)
     await manager.start_session(sid)
-    stored = await store.load(sid)
-    assert stored is not None
-    other = FileSessionStorage(tmp_path)
-    copy = stored.model_copy(update={"id": new_session_id()})
-    (tmp_path / f"{copy.id}.json").write_text(stored.model_dump_json())  # stored under the wrong id
-    with pytest.raises(CorruptionError, match="the one of session"):
-        await other.load(copy.id)
-    (tmp_path / f"{copy.id}.json").write_text("[1, 2]")
-    with pytest.raises(CorruptionError, match="unreadable"):
-        await other.acquire(copy.id)
-    with pytest.raises(SessionNotFound):
-        [e async for e in other.load_events(new_session_id())]
-    await other.save(stored.model_copy(update={"id": new_session_id()}))
-    assert "FileSessionStorage" in repr(store)
     await manager.aclose()
-    await other.close()
+    stored = await FileSessionStorage(tmp_path).load(sid)
+    assert stored is not None
+    return FileSessionStorage(tmp_path), stored
+
+
+async def test_a_session_file_stored_under_another_id_is_corrupt(tmp_path: Path) -> None:
+    store, stored = await a_file_store_session(tmp_path)
+    other_id = new_session_id()
+    (tmp_path / f"{other_id}.json").write_text(stored.model_dump_json())
+    with pytest.raises(CorruptionError, match="the one of session"):
+        await store.load(other_id)
+    await store.close()
+
+
+async def test_an_unreadable_session_file_cannot_be_acquired(tmp_path: Path) -> None:
+    store, _ = await a_file_store_session(tmp_path)
+    other_id = new_session_id()
+    (tmp_path / f"{other_id}.json").write_text("[1, 2]")
+    with pytest.raises(CorruptionError, match="unreadable"):
+        await store.acquire(other_id)
+    await store.close()
+
+
+async def test_the_events_of_an_unknown_session_are_not_found(tmp_path: Path) -> None:
+    store, _ = await a_file_store_session(tmp_path)
+    with pytest.raises(SessionNotFound):
+        [e async for e in store.load_events(new_session_id())]
+    await store.close()
+
+
+async def test_a_session_saved_under_a_new_id_is_a_new_file(tmp_path: Path) -> None:
+    store, stored = await a_file_store_session(tmp_path)
+    copy = stored.model_copy(update={"id": new_session_id()})
+    await store.save(copy)
+    assert (tmp_path / f"{copy.id}.json").exists()
+    assert sorted(await store.list()) == sorted([stored.id, copy.id])
+    await store.close()
+
+
+def test_a_file_store_names_itself(tmp_path: Path) -> None:
+    assert "FileSessionStorage" in repr(FileSessionStorage(tmp_path))
 
 
 class Broken(MemorySessionStorage):
@@ -493,6 +594,9 @@ async def test_verify_through_the_port_reports_store_errors() -> None:
     sid = await manager.create_session(CONFIG)
     report = await verify(broken)
     assert [(p.kind, p.session_id) for p in report.problems] == [("bad_header", sid)]
+    manager.close()
+
+
+def test_a_report_and_a_problem_read_as_text() -> None:
     assert str(VerifyReport(())) == "0 sessions, 0 events: ok"
     assert str(Problem("k", None, None, None, "why")) == "k: the store: why"
-    manager.close()

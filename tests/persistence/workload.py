@@ -5,12 +5,18 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from statecharts import InMemorySessionManager, SessionId, TimestampedEvent, events, state
+from statecharts import (
+    InMemorySessionManager,
+    SessionEvent,
+    SessionId,
+    SessionState,
+    TimestampedEvent,
+    events,
+    state,
+)
 
 
-def next_event(
-    current: state.SessionState, completed: int, rng: random.Random
-) -> events.SessionEvent:
+def next_event(current: SessionState, completed: int, rng: random.Random) -> SessionEvent:
     """A legal next event for a session in ``current`` with ``completed`` iterations done."""
     match current:
         case state.Created():

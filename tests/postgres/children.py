@@ -12,8 +12,14 @@ import random
 import sys
 from contextlib import suppress
 
-from persistence import ConcurrentModification, PostgresSessionStorage, SessionLocked
-from statecharts import IllegalTransition, InMemorySessionManager, SessionConfig, SessionId
+from persistence import ConcurrentModification, PostgresSessionStorage
+from statecharts import (
+    IllegalTransition,
+    InMemorySessionManager,
+    SessionConfig,
+    SessionId,
+    SessionLocked,
+)
 
 from ..persistence.workload import drive
 

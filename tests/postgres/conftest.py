@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
-from urllib.parse import parse_qsl, urlencode
 
 import psycopg
 import pytest
 from psycopg import sql
+
+from .helpers import store_url
 
 DSN_ENV = "SESSIONCHART_PG_DSN"
 
@@ -33,17 +34,6 @@ def server_dsn() -> str:
 def pg_dsn() -> str:
     """The DSN of the test server (see :func:`server_dsn`)."""
     return server_dsn()
-
-
-def store_url(dsn: str, schema: str) -> str:
-    """``dsn`` with ``schema=SCHEMA`` added to its query (built with the URL's own parser).
-
-    ``f"{dsn}?schema=..."`` breaks a DSN that has a query string already, such as
-    a socket DSN (``postgresql:///db?host=/run/postgresql``).
-    """
-    base, _, query = dsn.partition("?")
-    pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "schema"]
-    return f"{base}?{urlencode([*pairs, ('schema', schema)], safe='/')}"
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from persistence import PostgresSessionStorage, PostgresSignalBridge
 from statecharts import InMemorySessionManager, SessionConfig, signals
 
-from .test_concurrency import child, last_line
+from .helpers import child, last_line
 
 pytestmark = pytest.mark.postgres
 

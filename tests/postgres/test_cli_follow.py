@@ -12,7 +12,7 @@ from persistence import PostgresSessionStorage
 from statecharts import InMemorySessionManager, SessionConfig
 
 from ..cook.cli import start
-from .conftest import store_url
+from .helpers import store_url
 
 pytestmark = pytest.mark.postgres
 

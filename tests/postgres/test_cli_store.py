@@ -9,8 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from ..cook.cli import cook, write_workflow
-from ..cook.conftest import make_repo
-from .conftest import store_url
+from ..cook.repos import make_repo
+from .helpers import store_url
 
 pytestmark = pytest.mark.postgres
 

@@ -2,51 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-from typing import Any
-
-import psycopg
 import pytest
 
-from persistence import (
-    ConcurrentModification,
-    PostgresSessionStorage,
-    SessionLocked,
-    verify,
-)
-from statecharts import INTERRUPTED, InMemorySessionManager, SessionConfig, events
+from persistence import ConcurrentModification, PostgresSessionStorage, verify
+from statecharts import INTERRUPTED, InMemorySessionManager, SessionConfig, SessionLocked, events
+
+from .helpers import child, last_line, table
 
 pytestmark = pytest.mark.postgres
 
-ROOT = Path(__file__).resolve().parents[2]
 CONFIG = SessionConfig(project_path="/work/project", max_iterations=1_000_000)
-
-
-def child(*args: str) -> subprocess.Popen[str]:
-    """``python -m tests.postgres.children ARGS`` in the repository."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.postgres.children", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-
-
-def last_line(process: subprocess.Popen[str], timeout: float = 240) -> dict[str, Any]:
-    out, _ = process.communicate(timeout=timeout)
-    assert process.returncode == 0, out
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    return result
-
-
-def table(dsn: str, schema: str, query: str) -> list[tuple[Any, ...]]:
-    """Run ``query`` in ``schema`` (committed); its rows, if it returns any."""
-    with psycopg.connect(dsn, options=f"-c search_path={schema}") as connection:
-        cursor = connection.execute(query)  # type: ignore[arg-type]
-        return cursor.fetchall() if cursor.description else []
 
 
 async def test_four_processes_drive_250_sessions_each_without_losing_an_event(

@@ -14,9 +14,8 @@ import pytest
 
 from persistence import PostgresSessionStorage, verify
 
-from ..cook.conftest import make_repo
-from .conftest import store_url
-from .test_concurrency import ROOT, table
+from ..cook.repos import make_repo
+from .helpers import ROOT, store_url, table
 
 pytestmark = pytest.mark.postgres
 

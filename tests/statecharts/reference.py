@@ -48,12 +48,13 @@ FINAL = frozenset({"completed", "failed"})
 
 def payload_for(event: str, iterations_completed: int = 0) -> dict[str, Any]:
     """A valid payload for ``event`` (the right next iteration number)."""
-    return {
+    payloads: dict[str, dict[str, Any]] = {
         "iteration_started": {"number": iterations_completed + 1},
         "command_executed": {"command": "make", "success": True},
         "paused": {"reason": "test"},
         "failed": {"error": "boom"},
-    }.get(event, {})
+    }
+    return payloads.get(event, {})
 
 
 class ReferenceSession:
@@ -70,7 +71,7 @@ class ReferenceSession:
         if event not in LEGAL[self.where]:
             return False
         if event == "iteration_started":
-            number = payload["number"]
+            number: int = payload["number"]
             return number == self.completed + 1 and number <= self.max_iterations
         return True
 

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from statemachine import Event, HistoryState, State, StateChart
 from statemachine.exceptions import InvalidDefinition, TransitionNotAllowed
 
-from statecharts import CompiledChart, IterationCounter, SessionChart
+from statecharts import IterationCounter, SessionChart
+from statecharts._compiled import CompiledChart
 
 from .reference import EVENTS
 
@@ -154,7 +155,7 @@ class Nested(StateChart[IterationCounter]):
     power = off.to(on) | on.to(off)
     back = Event(off.to(on.h), id="back")
     reset = on.to(on)  # external self-transition: exits and re-enters at the initial states
-    tick = on.to(None)
+    tick = on.to(None)  # type: ignore[arg-type]  # a compound's `to` is typed as the metaclass's
     finish = off.to(done)
 
 
@@ -286,12 +287,17 @@ def test_internal_transitions_keep_the_compound_entered() -> None:
             h.to(x)
 
         out = State()
-        dive = Event(c.to(c.y, internal=True), id="dive")
+        dive = Event(c.to(c.y, internal=True), id="dive")  # type: ignore[arg-type]  # as above
         leave = c.to(out)
         back = out.to(c.h)
 
     table = CompiledChart(Internal)
-    steps = [("dive", {}), ("leave", {}), ("back", {}), ("dive", {})]
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("dive", {}),
+        ("leave", {}),
+        ("back", {}),
+        ("dive", {}),
+    ]
     run_both(table, Internal, {}, steps)
 
 

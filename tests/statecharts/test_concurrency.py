@@ -14,12 +14,12 @@ import pytest
 from statecharts import (
     IllegalTransition,
     InMemorySessionManager,
-    LiveSession,
     SessionConfig,
     SessionId,
     signals,
     state,
 )
+from statecharts._session import LiveSession
 
 from .doubles import HookedStorage
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from statecharts.locks import ReadWriteLock
+from statecharts._locks import ReadWriteLock
 
 
 async def test_readers_share_writers_exclude() -> None:

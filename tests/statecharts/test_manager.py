@@ -11,12 +11,13 @@ import pytest
 
 from statecharts import (
     EVENT_TYPES,
+    RECENT_COMMANDS,
+    RECENT_ITERATIONS,
     CommitInfo,
     IllegalTransition,
     InMemorySessionManager,
     InvalidEvent,
     IterationChanges,
-    LiveSession,
     ReplayError,
     SessionConfig,
     SessionError,
@@ -28,7 +29,7 @@ from statecharts import (
     is_session_id,
     state,
 )
-from statecharts.progress import RECENT_COMMANDS, RECENT_ITERATIONS
+from statecharts._session import LiveSession
 
 COMMIT = {"sha": "abcdef12", "message": "step"}
 
@@ -75,14 +76,18 @@ async def test_full_lifecycle(manager: InMemorySessionManager, config: SessionCo
     assert all(a.timestamp <= b.timestamp for a, b in itertools.pairwise(log))
 
 
-async def test_progress_is_kept_from_events(
+async def test_a_new_session_has_made_no_progress(
     manager: InMemorySessionManager, config: SessionConfig
 ) -> None:
-    sid = await manager.create_session(config)
-    progress = await manager.get_progress(sid)
+    progress = await manager.get_progress(await manager.create_session(config))
     assert progress.state == state.Created()
     assert progress.current_phase is None
     assert (progress.iterations_completed, progress.total_iterations) == (0, 3)
+
+
+async def in_second_iteration(manager: InMemorySessionManager, config: SessionConfig) -> Any:
+    """A session whose first iteration changed ``a.py``, in its second: analysed, pytest ran."""
+    sid = await manager.create_session(config)
     await manager.start_session(sid)
     await run_iteration(manager, sid, 1, files_modified=["a.py"])
     await manager.send(sid, "iteration_started", number=2)
@@ -96,31 +101,77 @@ async def test_progress_is_kept_from_events(
         duration=timedelta(seconds=2),
         output_size=10,
     )
-    progress = await manager.get_progress(sid)
+    return sid
+
+
+async def test_progress_counts_the_files_and_commands_of_every_iteration(
+    manager: InMemorySessionManager, config: SessionConfig
+) -> None:
+    progress = await manager.get_progress(await in_second_iteration(manager, config))
     assert progress.iterations_completed == 1
     assert progress.files_changed == {Path("a.py")}
     assert [c.command for c in progress.commands_executed] == ["step 1", "pytest"]
     assert [c.iteration for c in progress.commands_executed] == [1, 2]
     assert progress.commands_executed[1].exit_code == 0
+
+
+async def test_the_phase_names_the_iteration_and_its_latest_command(
+    manager: InMemorySessionManager, config: SessionConfig
+) -> None:
+    progress = await manager.get_progress(await in_second_iteration(manager, config))
     assert progress.current_phase == "iteration 2/3: pytest"
+
+
+async def test_each_iteration_is_kept_with_its_changes_and_commands(
+    manager: InMemorySessionManager, config: SessionConfig
+) -> None:
+    progress = await manager.get_progress(await in_second_iteration(manager, config))
     assert [m.number for m in progress.iterations] == [1, 2]
     first, running = progress.iterations
     assert first.completed_at is not None and first.duration is not None
     assert first.changes == IterationChanges(files_modified=(Path("a.py"),))
     assert [c.command for c in first.commands] == ["step 1"]
     assert running.completed_at is None and running.duration is None
+
+
+async def test_the_latest_analysis_is_kept_with_its_iteration(
+    manager: InMemorySessionManager, config: SessionConfig
+) -> None:
+    progress = await manager.get_progress(await in_second_iteration(manager, config))
+    running = progress.iterations[-1]
     assert running.analysis is not None and running.analysis.summary == "ok"
     assert progress.last_analysis == running.analysis
+
+
+async def test_a_running_session_says_since_when(
+    manager: InMemorySessionManager, config: SessionConfig
+) -> None:
+    progress = await manager.get_progress(await in_second_iteration(manager, config))
     assert progress.running_since is not None and progress.started_at is not None
+
+
+async def test_pausing_stops_the_clock_and_shows_the_reason(
+    manager: InMemorySessionManager, config: SessionConfig
+) -> None:
+    sid = await in_second_iteration(manager, config)
     await manager.pause_session(sid, reason="lunch")
     paused = await manager.get_progress(sid)
     assert paused.current_phase == "paused: lunch"
     assert paused.running_since is None
     later = await manager.get_progress(sid)
-    assert later.duration == paused.duration  # the clock stops while paused
+    assert later.duration == paused.duration
+
+
+async def test_resuming_shows_the_iteration_again_and_the_clock_goes_on(
+    manager: InMemorySessionManager, config: SessionConfig
+) -> None:
+    sid = await in_second_iteration(manager, config)
+    await manager.pause_session(sid, reason="lunch")
+    paused = await manager.get_progress(sid)
     await manager.resume_session(sid)
     resumed = await manager.get_progress(sid)
     assert resumed.current_phase == "iteration 2/3"
+    assert resumed.running_since is not None
     assert resumed.duration >= paused.duration
 
 

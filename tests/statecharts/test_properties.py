@@ -11,13 +11,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from statecharts import (
-    IllegalTransition,
-    InMemorySessionManager,
-    InvalidEvent,
-    LiveSession,
-    SessionConfig,
-)
+from statecharts import IllegalTransition, InMemorySessionManager, InvalidEvent, SessionConfig
+from statecharts._session import LiveSession
 
 from .reference import EVENTS, FINAL, ReferenceSession, payload_for
 

@@ -64,13 +64,13 @@ def test_states_round_trip_through_the_union(value: Any) -> None:
 
 
 def test_config_needs_only_project_path_and_max_iterations() -> None:
-    config = SessionConfig(project_path="/p", max_iterations=2)  # type: ignore[arg-type]
+    config = SessionConfig(project_path="/p", max_iterations=2)
     assert config.execution_mode == Direct()
     assert config.options == SessionOptions()
     assert config.workflow == WorkflowConfig()
     assert config.focus is None
     with pytest.raises(ValidationError):
-        SessionConfig(project_path="/p", max_iterations=0)  # type: ignore[arg-type]
+        SessionConfig(project_path="/p", max_iterations=0)
     with pytest.raises(ValidationError):
         SessionConfig(max_iterations=1)  # type: ignore[call-arg]
     with pytest.raises(ValidationError, match="extra"):
