@@ -1,0 +1,247 @@
+"""The store's change feed: which session moved, and to which seq, wherever it was driven.
+
+A change is only a hint: whoever shows a session reads its events from the
+store by seq (so nothing is missed or shown twice, whatever the hints do).
+Three sources, all publishing to one :class:`Feed`:
+
+- **this process**: the blinker signal ``state_changed`` (the actions the
+  dashboard performs itself; and on PostgreSQL, what the bridge re-emits);
+- **PostgreSQL**: :class:`~persistence.PostgresSignalBridge` LISTENs on the
+  store's channel and re-emits every process's transitions on those signals
+  (a lost connection is caught up by seq by the bridge itself);
+- **TinyDB**: :class:`TinyDBPoller` watches the logs grow, through the store's
+  public API only: every :data:`HOT_POLL` seconds it reads the new events of
+  the *hot* sessions (running, or watched by a page), which costs a stat and a
+  read of nothing when nothing moved (~0.15 ms a session); every
+  :data:`IDS_POLL` seconds the ids (one directory listing, ~10 ms at 10,000
+  sessions) for new sessions; and the whole listing (status changes of
+  sessions that were not hot: a paused session resumed elsewhere) every ten
+  times what it costs, at least :data:`FULL_POLL_MIN` seconds apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from statecharts import SessionError, SessionId, TimestampedEvent, signals
+from statecharts.storage import DurableSessionStorage, SessionListing
+
+__all__ = ["FULL_POLL_MIN", "HOT_POLL", "IDS_POLL", "Change", "Feed", "TinyDBPoller"]
+
+log = logging.getLogger("cook.ui.feed")
+
+HOT_POLL = 0.1
+"""Seconds between two reads of the hot sessions' logs (TinyDB)."""
+IDS_POLL = 0.5
+"""Seconds between two listings of the ids, for new sessions (TinyDB)."""
+FULL_POLL_MIN = 2.0
+"""The least seconds between two full listings, for status changes (TinyDB)."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """Session ``session_id`` moved to ``seq`` (its last event is ``kind``), now ``status``."""
+
+    session_id: SessionId
+    seq: int
+    kind: str
+    status: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The change as the stream sends it."""
+        return {"id": self.session_id, "seq": self.seq, "kind": self.kind, "status": self.status}
+
+
+class Feed:
+    """Where changes are published (from any thread) and waited for (in the event loop)."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._seen: dict[SessionId, int] = {}
+        self._moved = asyncio.Condition()
+        self._queues: set[asyncio.Queue[Change]] = set()
+        self._watched: dict[SessionId, int] = {}
+        self.published = 0
+
+    def attach(self) -> None:
+        """Receive this process's signals (call in the event loop)."""
+        self._loop = asyncio.get_running_loop()
+        signals.state_changed.connect(self._signalled)
+
+    def detach(self) -> None:
+        """Stop receiving this process's signals."""
+        signals.state_changed.disconnect(self._signalled)
+        self._loop = None
+
+    def _signalled(self, sender: str, **data: Any) -> None:
+        """A blinker receiver: runs in the manager's (or the bridge's) delivery thread."""
+        loop = self._loop
+        event: TimestampedEvent = data["event"]
+        change = Change(SessionId(sender), event.seq, event.event.kind, data["new_state"].status)
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                loop.call_soon_threadsafe(self.publish, change)
+
+    def publish(self, change: Change) -> None:
+        """Tell every waiter and subscriber (in the event loop)."""
+        self.published += 1
+        if change.seq > self._seen.get(change.session_id, -1):
+            self._seen[change.session_id] = change.seq
+        for queue in self._queues:
+            with contextlib.suppress(asyncio.QueueFull):  # a reader that lags refetches anyway
+                queue.put_nowait(change)
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._moved:
+            self._moved.notify_all()
+
+    async def wait(self, session_id: SessionId, after_seq: int, timeout: float) -> bool:
+        """Wait until a change of ``session_id`` past ``after_seq`` is published; False on timeout."""
+        async with self._moved:
+            try:
+                await asyncio.wait_for(
+                    self._moved.wait_for(lambda: self._seen.get(session_id, -1) > after_seq),
+                    timeout,
+                )
+            except TimeoutError:
+                return False
+        return True
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Change]]:
+        """Every change from now on, in a queue of its own."""
+        queue: asyncio.Queue[Change] = asyncio.Queue(maxsize=1000)
+        self._queues.add(queue)
+        try:
+            yield queue
+        finally:
+            self._queues.discard(queue)
+
+    @contextlib.contextmanager
+    def watching(self, session_id: SessionId) -> Iterator[None]:
+        """While in it, ``session_id`` is hot for the pollers (a page shows it)."""
+        self._watched[session_id] = self._watched.get(session_id, 0) + 1
+        try:
+            yield
+        finally:
+            self._watched[session_id] -= 1
+            if not self._watched[session_id]:
+                del self._watched[session_id]
+
+    @property
+    def watched(self) -> frozenset[SessionId]:
+        """The sessions a page shows now."""
+        return frozenset(self._watched)
+
+
+async def last_seq(storage: DurableSessionStorage, session_id: SessionId) -> int:
+    """The seq of the session's last stored event (reading from its latest checkpoint on)."""
+    head = await storage.load_head(session_id)
+    seq = head.checkpoint.seq if head is not None and head.checkpoint is not None else 0
+    async for event in storage.load_events(session_id, seq):
+        seq = event.seq
+    return seq
+
+
+class TinyDBPoller:
+    """Publishes the changes of a TinyDB store as its logs grow (see the module)."""
+
+    def __init__(self, storage: DurableSessionStorage, feed: Feed) -> None:
+        self.storage = storage
+        self.feed = feed
+        self._rows: dict[SessionId, SessionListing] = {}
+        self._seqs: dict[SessionId, int] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.full_cost = 0.0
+
+    async def start(self) -> None:
+        """Take the store as it is, then poll in a task."""
+        await self._full()
+        self._task = asyncio.create_task(self._run(), name="cook-ui-tinydb-poller")
+
+    async def aclose(self) -> None:
+        """Stop polling."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        next_ids = next_full = time.monotonic()
+        while True:
+            await asyncio.sleep(HOT_POLL)
+            try:
+                await self._hot()
+                now = time.monotonic()
+                if now >= next_ids:
+                    await self._new_ids()
+                    next_ids = now + IDS_POLL
+                if now >= next_full:
+                    await self._full()
+                    next_full = time.monotonic() + max(FULL_POLL_MIN, 10 * self.full_cost)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a store error must not stop the feed: try again next time
+                log.exception("cook ui: reading the store for changes failed")
+
+    def _hot_ids(self) -> set[SessionId]:
+        running = {sid for sid, row in self._rows.items() if row.status == "running"}
+        return running | set(self.feed.watched)
+
+    async def _hot(self) -> None:
+        for session_id in self._hot_ids():
+            known = self._seqs.get(session_id)
+            if known is None:
+                known = self._seqs[session_id] = await self._last_seq(session_id)
+            last: TimestampedEvent | None = None
+            try:
+                async for event in self.storage.load_events(session_id, known):
+                    last = event
+            except SessionError:
+                continue  # gone or damaged: the full listing says
+            if last is not None:
+                self._seqs[session_id] = last.seq
+                rows = await self.storage.listing([session_id])
+                status = rows[0].status if rows else None
+                if rows:
+                    self._rows[session_id] = rows[0]
+                self.feed.publish(Change(session_id, last.seq, last.event.kind, status))
+
+    async def _last_seq(self, session_id: SessionId) -> int:
+        try:
+            return await last_seq(self.storage, session_id)
+        except SessionError:
+            return 0
+
+    async def _new_ids(self) -> None:
+        ids = await self.storage.list()
+        new = [sid for sid in ids if sid not in self._rows]
+        if len(ids) - len(new) != len(self._rows):  # some were deleted
+            alive = set(ids)
+            for gone in [sid for sid in self._rows if sid not in alive]:
+                del self._rows[gone]
+                self._seqs.pop(gone, None)
+        if new:
+            for row in await self.storage.listing(new):
+                self._rows[row.id] = row
+                self.feed.publish(Change(row.id, 0, "created", row.status))
+
+    async def _full(self) -> None:
+        started = time.monotonic()
+        rows = await self.storage.listing()
+        self.full_cost = time.monotonic() - started
+        first = not self._rows
+        fresh = {row.id: row for row in rows}
+        for sid, row in fresh.items():
+            old = self._rows.get(sid)
+            if not first and (old is None or old.state != row.state or old.holder != row.holder):
+                self.feed.publish(Change(sid, self._seqs.get(sid, 0), "listing", row.status))
+        self._rows = fresh
