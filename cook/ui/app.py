@@ -320,6 +320,8 @@ def create_app(dashboard: Dashboard, guard: Guard) -> FastAPI:  # noqa: PLR0915 
                     except TimeoutError:
                         yield ": still here\n\n"
                         continue
+                    if dashboard.feed.closed:
+                        return
                     yield _sse("change", change.as_json())
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers=_NO_CACHE)
@@ -363,7 +365,7 @@ async def _session_events(
     last = after
     quiet_since = time.monotonic()
     with dashboard.feed.watching(sid):
-        while True:
+        while not dashboard.feed.closed:
             moved = False
             async for recorded in dashboard.manager.stream_events(sid, last, 200):
                 yield _sse("session-event", entry(recorded, timeouts).model_dump(mode="json"), recorded.seq)

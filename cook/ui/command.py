@@ -42,12 +42,17 @@ __all__ = ["Server", "bind", "ui", "url_host"]
 class Server(uvicorn.Server):
     """uvicorn's server, leaving the signals to ``cook`` (:mod:`cook.interrupts`)."""
 
+    def __init__(self, config: uvicorn.Config, dashboard: Dashboard) -> None:
+        super().__init__(config)
+        self.dashboard = dashboard
+
     def capture_signals(self) -> Any:
         """No handlers of its own: :meth:`interrupt` stops it."""
         return nullcontext()
 
     def interrupt(self, reason: str) -> None:
-        """Stop serving (a signal came)."""
+        """Stop serving (a signal came): the live streams end, then the server."""
+        self.dashboard.feed.close()
         self.should_exit = True
 
 
@@ -102,8 +107,10 @@ async def ui(args: Namespace) -> int:
         )
     guard = Guard.for_server(token, read_only=args.read_only, host=args.host)
     app = create_app(dashboard, guard)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    server = Server(config)
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5
+    )
+    server = Server(config, dashboard)
     base = f"http://{url_host(args.host)}:{port}/"
     mode = " (read-only)" if args.read_only else ""
     print(f"cook ui: {shown_location(location)}{mode}", flush=True)

@@ -27,7 +27,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from statecharts import SessionError, SessionId, TimestampedEvent, signals
 from statecharts.storage import DurableSessionStorage, SessionListing
@@ -58,6 +58,10 @@ class Change:
         return {"id": self.session_id, "seq": self.seq, "kind": self.kind, "status": self.status}
 
 
+CLOSED: Final = Change(SessionId(""), 0, "closed", None)
+"""Put in every subscriber's queue when the feed closes."""
+
+
 class Feed:
     """Where changes are published (from any thread) and waited for (in the event loop)."""
 
@@ -68,6 +72,15 @@ class Feed:
         self._queues: set[asyncio.Queue[Change]] = set()
         self._watched: dict[SessionId, int] = {}
         self.published = 0
+        self.closed = False
+
+    def close(self) -> None:
+        """The server stops: every stream ends (in the event loop)."""
+        self.closed = True
+        for queue in self._queues:
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(CLOSED)
+        asyncio.get_running_loop().create_task(self._notify())
 
     def attach(self) -> None:
         """Receive this process's signals (call in the event loop)."""
@@ -107,7 +120,9 @@ class Feed:
         async with self._moved:
             try:
                 await asyncio.wait_for(
-                    self._moved.wait_for(lambda: self._seen.get(session_id, -1) > after_seq),
+                    self._moved.wait_for(
+                        lambda: self.closed or self._seen.get(session_id, -1) > after_seq
+                    ),
                     timeout,
                 )
             except TimeoutError:

@@ -116,8 +116,8 @@
     const width = Math.max(240, node.clientWidth || 300);
     const opts = {
       width, height: 170,
-      legend: {show: true},
-      scales: {x: {time: false}},
+      legend: {show: true, live: false},
+      scales: {x: {time: false, range: (u, min, max) => [min - 0.6, max + 0.6]}},
       axes: [{label: "iteration", size: 34, incrs: [1, 2, 5, 10, 20, 50, 100]}, {size: 44}],
       series: [{label: "iteration"}].concat(labels.map((label, i) => ({
         label, stroke: colours[i], fill: bars ? colours[i] + "aa" : undefined, width: bars ? 1 : 2,
