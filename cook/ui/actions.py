@@ -185,9 +185,7 @@ def _error_line(log: Path) -> str:
     return lines[-1] if lines else ""
 
 
-def by_cook(
-    command: str, *, driven: Callable[[SessionListing], bool] | None = None
-) -> Perform:
+def by_cook(command: str, *, driven: Callable[[SessionListing], bool] | None = None) -> Perform:
     """An action that is ``cook COMMAND ID``, run in a process of its own.
 
     The answer waits until the session is ``driven`` (its row says so), or the

@@ -30,10 +30,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import pathlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-import pathlib
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
@@ -187,7 +187,7 @@ def create_app(dashboard: Dashboard, guard: Guard) -> FastAPI:  # noqa: PLR0915 
 
     # -- pages ---------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def sessions_page(
+    async def sessions_page(  # noqa: PLR0917 - FastAPI reads the query by parameter
         request: Request,
         status: Statuses = None,
         workflow: str | None = None,
@@ -368,7 +368,9 @@ async def _session_events(
         while not dashboard.feed.closed:
             moved = False
             async for recorded in dashboard.manager.stream_events(sid, last, 200):
-                yield _sse("session-event", entry(recorded, timeouts).model_dump(mode="json"), recorded.seq)
+                yield _sse(
+                    "session-event", entry(recorded, timeouts).model_dump(mode="json"), recorded.seq
+                )
                 last, moved = recorded.seq, True
             if moved:
                 quiet_since = time.monotonic()
@@ -376,7 +378,11 @@ async def _session_events(
             rows = await dashboard.storage.listing([sid])
             if not rows or rows[0].status in TERMINAL:
                 async for recorded in dashboard.manager.stream_events(sid, last):  # the last ones
-                    yield _sse("session-event", entry(recorded, timeouts).model_dump(mode="json"), recorded.seq)
+                    yield _sse(
+                        "session-event",
+                        entry(recorded, timeouts).model_dump(mode="json"),
+                        recorded.seq,
+                    )
                 yield _sse("end", {"status": rows[0].status if rows else None})
                 return
             await dashboard.feed.wait(sid, last, dashboard.poll_seconds)

@@ -24,8 +24,7 @@ try:
     import uvicorn
 except ModuleNotFoundError as missing:  # pragma: no cover - the extra is there in the tests
     raise InvalidInput(
-        f"cook ui needs the `ui` extra ({missing.name} is missing): "
-        "pip install 'sessionchart[ui]'"
+        f"cook ui needs the `ui` extra ({missing.name} is missing): pip install 'sessionchart[ui]'"
     ) from None
 
 from ..interrupts import current
@@ -114,7 +113,10 @@ async def ui(args: Namespace) -> int:
     base = f"http://{url_host(args.host)}:{port}/"
     mode = " (read-only)" if args.read_only else ""
     print(f"cook ui: {shown_location(location)}{mode}", flush=True)
-    print(f"cook ui: open {base}" if args.read_only else f"cook ui: open {base}?token={token}", flush=True)
+    print(
+        f"cook ui: open {base}" if args.read_only else f"cook ui: open {base}?token={token}",
+        flush=True,
+    )
     print("cook ui: Ctrl-C stops it", flush=True)
     interrupts = current()
     interrupts.attach(server)

@@ -116,7 +116,7 @@ class Feed:
             self._moved.notify_all()
 
     async def wait(self, session_id: SessionId, after_seq: int, timeout: float) -> bool:
-        """Wait until a change of ``session_id`` past ``after_seq`` is published; False on timeout."""
+        """Wait for a change of ``session_id`` past ``after_seq``; False on timeout."""
         async with self._moved:
             try:
                 await asyncio.wait_for(

@@ -12,13 +12,15 @@
 - **The Host header** must name this server (unless it listens on every
   address): a DNS-rebinding page cannot read the API through its own name.
 - Every answer carries a Content-Security-Policy allowing the server's own
-  scripts only (no inline script, nothing from elsewhere).
+  scripts only (no inline script, nothing from elsewhere), and a
+  ``Server-Timing`` header: the time the server took (``app;dur=MS``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
@@ -37,7 +39,7 @@ __all__ = [
     "new_token",
 ]
 
-TOKEN_ENV: Final = "SESSIONCHART_UI_TOKEN"
+TOKEN_ENV: Final = "SESSIONCHART_UI_TOKEN"  # noqa: S105 - the variable's name
 COOKIE: Final = "cook_ui_token"
 UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSP: Final = (
@@ -135,16 +137,23 @@ class SecurityHeaders:
             return
         if not self.guard.host_ok(Headers(scope=scope)):
             response = JSONResponse(
-                {"error": "unexpected Host header: this server answers to its own name", "status": 400},
+                {
+                    "error": "unexpected Host header: this server answers to its own name",
+                    "status": 400,
+                },
                 status_code=400,
             )
             await response(scope, receive, send)
             return
 
+        started = time.perf_counter()
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                took = (time.perf_counter() - started) * 1000
                 headers = list(message.get("headers", []))
                 headers += [
+                    (b"server-timing", f"app;dur={took:.2f}".encode()),
                     (b"content-security-policy", CSP.encode()),
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),

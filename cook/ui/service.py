@@ -271,15 +271,13 @@ class Dashboard:
                 f"page {filters.page} is past the last page ({pages}) of {total} sessions"
             )
         start = (filters.page - 1) * filters.per_page
-        shown = []
-        for row in rows[start : start + filters.per_page]:
-            try:
-                info = await self.manager.get_info(row.id)
-            except SessionNotFound:
-                continue  # deleted meanwhile
-            except SessionError:
-                continue  # damaged: named in ``damaged``
-            shown.append(self.row(info, row.created_at))
+        chosen = rows[start : start + filters.per_page]
+        infos = await asyncio.gather(*(self._info(row.id) for row in chosen))
+        shown = [
+            self.row(info, row.created_at)
+            for info, row in zip(infos, chosen, strict=True)
+            if info is not None
+        ]
         damaged = sorted(set(self.storage.damaged()) | set(self.manager.damaged))
         return SessionPage(
             sessions=shown,
@@ -289,6 +287,13 @@ class Dashboard:
             pages=pages,
             damaged=damaged,
         )
+
+    async def _info(self, session_id: SessionId) -> SessionInfo | None:
+        """The session's info, None when it is gone or damaged (``damaged`` names it)."""
+        try:
+            return await self.manager.get_info(session_id)
+        except SessionError:
+            return None
 
     def row(self, info: SessionInfo, created_at: datetime) -> SessionRow:
         """The table's row of a session."""
@@ -416,7 +421,9 @@ def entry(recorded: TimestampedEvent, timeouts: dict[str, float] | None = None) 
     event = recorded.event
     has_output = isinstance(event, events.CommandExecuted) and bool(event.output_tail)
     if has_output:
-        recorded = recorded.model_copy(update={"event": event.model_copy(update={"output_tail": ""})})
+        recorded = recorded.model_copy(
+            update={"event": event.model_copy(update={"output_tail": ""})}
+        )
     return EventEntry(
         seq=recorded.seq,
         timestamp=recorded.timestamp,

@@ -38,6 +38,7 @@ from statecharts import (
 )
 
 from ..cook.cli import COOK, env
+from ..postgres.conftest import pg_dsn, pg_schema, pg_store_url  # noqa: F401 - their fixtures
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -173,9 +174,7 @@ class Server:
         return self.process.returncode, err
 
 
-def start_server(
-    store: str | Path, *args: str, cwd: Path | None = None, **extra: str
-) -> Server:
+def start_server(store: str | Path, *args: str, cwd: Path | None = None, **extra: str) -> Server:
     """Start ``cook ui --store STORE --port 0 ARGS`` and wait for its URL."""
     process = subprocess.Popen(
         [str(COOK), "ui", "--store", str(store), "--port", "0", *args],
@@ -183,7 +182,7 @@ def start_server(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env(SESSIONCHART_UI_TOKEN=TOKEN, **extra),
+        env=env(**{"SESSIONCHART_UI_TOKEN": TOKEN, **extra}),
     )
     assert process.stdout is not None
     lines: list[str] = []
@@ -235,8 +234,8 @@ def ids(store: tuple[Path, dict[str, SessionId]]) -> dict[str, SessionId]:
 @pytest.fixture
 def browser() -> Iterator[Any]:
     """Headless Chromium (Debian's), through chromedriver; a fresh profile each time."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    from selenium import webdriver  # noqa: PLC0415 - only for the browser tests
+    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM

@@ -245,9 +245,7 @@ def read_stream(url: str, headers: dict[str, str], until: int, timeout: float = 
     return [m for m in _events(lines) if m.get("event") in ("session-event", "end")]
 
 
-def test_a_reconnecting_stream_catches_up_by_seq(
-    server: Server, ids: dict[str, SessionId]
-) -> None:
+def test_a_reconnecting_stream_catches_up_by_seq(server: Server, ids: dict[str, SessionId]) -> None:
     url = f"{server.url}api/sessions/{ids['completed']}/stream"
     got = read_stream(url, {"Last-Event-ID": "7"}, until=4)
     assert [m.get("id") for m in got] == ["8", "9", "10", None]
@@ -314,9 +312,7 @@ def test_events_recorded_by_another_process_arrive_live(tmp_path: Path) -> None:
 def _watch_changes(base: str, into: list[str]) -> None:
     try:
         with httpx.stream("GET", f"{base}api/stream", timeout=30) as answer:
-            for line in answer.iter_lines():
-                if line.startswith("data: "):
-                    into.append(line)
+            into.extend(line for line in answer.iter_lines() if line.startswith("data: "))
     except httpx.HTTPError:
         pass
 

@@ -84,17 +84,22 @@ def canvas_painted(driver: Any, plot: str) -> bool:
     return painted
 
 
-def test_sessions_page_and_the_xss_case(browser: Any, store: tuple[Path, dict[str, SessionId]]) -> None:
+def test_sessions_page_and_the_xss_case(
+    browser: Any, store: tuple[Path, dict[str, SessionId]]
+) -> None:
     path, ids = store
     server = start_server(path)
     try:
         browser.get(server.token_url)
         until(lambda: "token" not in browser.current_url, what="the token out of the URL")
         until(lambda: text(browser, "live") == "live", what="the live feed")
-        rows = js(browser, "return [...document.querySelectorAll('#rows tr')].map(r => r.dataset.id)")
+        rows = js(
+            browser, "return [...document.querySelectorAll('#rows tr')].map(r => r.dataset.id)"
+        )
         assert rows == sorted(ids.values(), reverse=True)
         workflows = js(
-            browser, "return [...document.querySelectorAll('#rows td.workflow')].map(t => t.textContent)"
+            browser,
+            "return [...document.querySelectorAll('#rows td.workflow')].map(t => t.textContent)",
         )
         assert XSS in workflows  # shown as text
         assert js(browser, "return document.querySelectorAll('#rows script').length") == 0
@@ -117,7 +122,12 @@ def test_sessions_page_and_the_xss_case(browser: Any, store: tuple[Path, dict[st
             lambda: browser.find_elements("css selector", "#events button.small"), what="output"
         )
         output_button[-1].click()
-        tail = until(lambda: js(browser, "const p = document.querySelector('#events pre'); return p && p.textContent"))
+        tail = until(
+            lambda: js(
+                browser,
+                "const p = document.querySelector('#events pre'); return p && p.textContent",
+            )
+        )
         assert XSS in tail
         screenshot(browser, "session-completed")
     finally:
@@ -148,7 +158,9 @@ def test_a_post_without_the_token_is_refused_on_the_page(
         browser.get(f"{server.url}sessions/{ids['running']}")  # no ?token=: no cookie
         button = until(lambda: browser.find_element("css selector", "button[data-action=pause]"))
         button.click()
-        message = until(lambda: "refused" in text(browser, "action-message") and text(browser, "action-message"))
+        message = until(
+            lambda: "refused" in text(browser, "action-message") and text(browser, "action-message")
+        )
         assert "(403)" in message and "needs the token" in message
         screenshot(browser, "action-refused")
     finally:
@@ -168,7 +180,10 @@ def test_a_run_appears_lights_up_pauses_and_resumes_live(browser: Any, tmp_path:
         js(browser, "window.__no_reload = 1")
         run = start_cook("run", workflow, cwd=repo)
         row = until(
-            lambda: js(browser, "const r = document.querySelector('#rows tr[data-id]'); return r && r.dataset.id"),
+            lambda: js(
+                browser,
+                "const r = document.querySelector('#rows tr[data-id]'); return r && r.dataset.id",
+            ),
             what="the new session's row",
         )
         assert js(browser, "return window.__no_reload") == 1  # it came without a reload
@@ -191,9 +206,11 @@ def test_a_run_appears_lights_up_pauses_and_resumes_live(browser: Any, tmp_path:
         browser.find_element("css selector", "button[data-action=pause]").click()
         until(lambda: text(browser, "status") == "paused", what="paused")
         until(lambda: active_states(browser) == ["paused"], what="paused in the chart")
-        remembered = js(browser, "return document.querySelectorAll('#chart svg g.remembered').length")
+        remembered = js(
+            browser, "return document.querySelectorAll('#chart svg g.remembered').length"
+        )
         assert remembered >= 1  # what the history state remembers
-        assert "ok" == js(browser, "return document.getElementById('action-message').dataset.state")
+        assert js(browser, "return document.getElementById('action-message').dataset.state") == "ok"
         assert run.wait(timeout=30) == 130  # cook run: paused, as by Ctrl-C
         screenshot(browser, "session-paused")
 
@@ -203,7 +220,11 @@ def test_a_run_appears_lights_up_pauses_and_resumes_live(browser: Any, tmp_path:
         until(lambda: text(browser, "live") == "finished")
         until(lambda: active_states(browser) == ["completed"], what="completed in the chart")
         until(lambda: canvas_painted(browser, "plot-duration"), what="the duration plot")
-        seqs = js(browser, "return [...document.querySelectorAll('#events tr[data-seq]')].map(r => +r.dataset.seq)")
+        seqs = js(
+            browser,
+            "return [...document.querySelectorAll('#events tr[data-seq]')]"
+            ".map(r => +r.dataset.seq)",
+        )
         assert seqs == sorted(set(seqs), reverse=True)  # newest first, none twice
         assert seqs == list(range(len(seqs), 0, -1))  # none missed
         screenshot(browser, "session")

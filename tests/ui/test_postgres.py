@@ -16,7 +16,6 @@ import pytest
 from persistence import PostgresSessionStorage
 from statecharts import InMemorySessionManager, SessionConfig, SessionId, WorkflowConfig
 
-from ..postgres.conftest import pg_dsn, pg_schema, pg_store_url  # noqa: F401 - fixtures
 from .conftest import TOKEN, fill, start_server
 from .test_api import read_stream
 
@@ -55,8 +54,8 @@ def test_the_api_on_postgres_and_the_password_never_shown(
             assert paused.json()["status"] == "paused"
             refused = client.post(f"/api/sessions/{ids['failed']}/pause")
             assert refused.status_code == 409
-            for path in ("/", f"/sessions/{ids['completed']}", "/api/openapi.json", "/nope"):
-                seen.append(client.get(path).text)
+            paths = ("/", f"/sessions/{ids['completed']}", "/api/openapi.json", "/nope")
+            seen += [client.get(path).text for path in paths]
             seen += [store["store"], json.dumps(page), refused.text]
     finally:
         code, err = server.stop()
