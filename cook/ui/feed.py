@@ -24,8 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -71,6 +72,8 @@ class Feed:
         self._moved = asyncio.Condition()
         self._queues: set[asyncio.Queue[Change]] = set()
         self._watched: dict[SessionId, int] = {}
+        self.watched: frozenset[SessionId] = frozenset()
+        """The sessions a page shows now (a new set each time: read from any thread)."""
         self.published = 0
         self.closed = False
 
@@ -143,17 +146,14 @@ class Feed:
     def watching(self, session_id: SessionId) -> Iterator[None]:
         """While in it, ``session_id`` is hot for the pollers (a page shows it)."""
         self._watched[session_id] = self._watched.get(session_id, 0) + 1
+        self.watched = frozenset(self._watched)
         try:
             yield
         finally:
             self._watched[session_id] -= 1
             if not self._watched[session_id]:
                 del self._watched[session_id]
-
-    @property
-    def watched(self) -> frozenset[SessionId]:
-        """The sessions a page shows now."""
-        return frozenset(self._watched)
+            self.watched = frozenset(self._watched)
 
 
 async def last_seq(storage: DurableSessionStorage, session_id: SessionId) -> int:
@@ -166,46 +166,74 @@ async def last_seq(storage: DurableSessionStorage, session_id: SessionId) -> int
 
 
 class TinyDBPoller:
-    """Publishes the changes of a TinyDB store as its logs grow (see the module)."""
+    """Publishes the changes of a TinyDB store as its logs grow (see the module).
 
-    def __init__(self, storage: DurableSessionStorage, feed: Feed) -> None:
-        self.storage = storage
+    It polls in a thread of its own, with an event loop and a store instance of
+    its own (``open_store`` makes it), so that a listing of 10,000 documents
+    never holds up the server's event loop.
+    """
+
+    def __init__(self, open_store: Callable[[], DurableSessionStorage], feed: Feed) -> None:
+        self.open_store = open_store
         self.feed = feed
         self._rows: dict[SessionId, SessionListing] = {}
         self._seqs: dict[SessionId, int] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._started = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.storage: DurableSessionStorage | None = None
         self.full_cost = 0.0
 
     async def start(self) -> None:
-        """Take the store as it is, then poll in a task."""
-        await self._full()
-        self._task = asyncio.create_task(self._run(), name="cook-ui-tinydb-poller")
+        """Take the store as it is, then poll (in a thread)."""
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._main, name="cook-ui-poller", daemon=True)
+        self._thread.start()
+        await asyncio.to_thread(self._started.wait, 60)
 
     async def aclose(self) -> None:
         """Stop polling."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._stop.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 10)
+
+    @property
+    def _store(self) -> DurableSessionStorage:
+        assert self.storage is not None, "used in the poller's thread only"
+        return self.storage
+
+    def _publish(self, change: Change) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                loop.call_soon_threadsafe(self.feed.publish, change)
+
+    def _main(self) -> None:
+        asyncio.run(self._run())
 
     async def _run(self) -> None:
-        next_ids = next_full = time.monotonic()
-        while True:
-            await asyncio.sleep(HOT_POLL)
+        self.storage = storage = self.open_store()
+        try:
             try:
-                await self._hot()
-                now = time.monotonic()
-                if now >= next_ids:
-                    await self._new_ids()
-                    next_ids = now + IDS_POLL
-                if now >= next_full:
-                    await self._full()
-                    next_full = time.monotonic() + max(FULL_POLL_MIN, 10 * self.full_cost)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a store error must not stop the feed: try again next time
-                log.exception("cook ui: reading the store for changes failed")
+                await self._full()
+            finally:
+                self._started.set()
+            next_ids = next_full = time.monotonic()
+            while not self._stop.wait(HOT_POLL):
+                try:
+                    await self._hot()
+                    now = time.monotonic()
+                    if now >= next_ids:
+                        await self._new_ids()
+                        next_ids = now + IDS_POLL
+                    if now >= next_full:
+                        await self._full()
+                        next_full = time.monotonic() + max(FULL_POLL_MIN, 10 * self.full_cost)
+                except Exception:  # a store error must not stop the feed: try again next time
+                    log.exception("cook ui: reading the store for changes failed")
+        finally:
+            await storage.close()
 
     def _hot_ids(self) -> set[SessionId]:
         running = {sid for sid, row in self._rows.items() if row.status == "running"}
@@ -218,26 +246,26 @@ class TinyDBPoller:
                 known = self._seqs[session_id] = await self._last_seq(session_id)
             last: TimestampedEvent | None = None
             try:
-                async for event in self.storage.load_events(session_id, known):
+                async for event in self._store.load_events(session_id, known):
                     last = event
             except SessionError:
                 continue  # gone or damaged: the full listing says
             if last is not None:
                 self._seqs[session_id] = last.seq
-                rows = await self.storage.listing([session_id])
+                rows = await self._store.listing([session_id])
                 status = rows[0].status if rows else None
                 if rows:
                     self._rows[session_id] = rows[0]
-                self.feed.publish(Change(session_id, last.seq, last.event.kind, status))
+                self._publish(Change(session_id, last.seq, last.event.kind, status))
 
     async def _last_seq(self, session_id: SessionId) -> int:
         try:
-            return await last_seq(self.storage, session_id)
+            return await last_seq(self._store, session_id)
         except SessionError:
             return 0
 
     async def _new_ids(self) -> None:
-        ids = await self.storage.list()
+        ids = await self._store.list()
         new = [sid for sid in ids if sid not in self._rows]
         if len(ids) - len(new) != len(self._rows):  # some were deleted
             alive = set(ids)
@@ -245,18 +273,18 @@ class TinyDBPoller:
                 del self._rows[gone]
                 self._seqs.pop(gone, None)
         if new:
-            for row in await self.storage.listing(new):
+            for row in await self._store.listing(new):
                 self._rows[row.id] = row
-                self.feed.publish(Change(row.id, 0, "created", row.status))
+                self._publish(Change(row.id, 0, "created", row.status))
 
     async def _full(self) -> None:
         started = time.monotonic()
-        rows = await self.storage.listing()
+        rows = await self._store.listing()
         self.full_cost = time.monotonic() - started
         first = not self._rows
         fresh = {row.id: row for row in rows}
         for sid, row in fresh.items():
             old = self._rows.get(sid)
             if not first and (old is None or old.state != row.state or old.holder != row.holder):
-                self.feed.publish(Change(sid, self._seqs.get(sid, 0), "listing", row.status))
+                self._publish(Change(sid, self._seqs.get(sid, 0), "listing", row.status))
         self._rows = fresh

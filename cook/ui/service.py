@@ -230,7 +230,8 @@ class Dashboard:
             await bridge.start()
             self._bridge = bridge
         else:
-            self._poller = TinyDBPoller(self.storage, self.feed)
+            location = self.location
+            self._poller = TinyDBPoller(lambda: as_durable(open_for_reading(location)), self.feed)
             await self._poller.start()
 
     async def aclose(self) -> None:

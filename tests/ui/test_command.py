@@ -53,7 +53,7 @@ def test_a_port_in_use_says_so(store: tuple[Path, dict[str, SessionId]], tmp_pat
 def test_listening_beyond_this_machine_is_warned_about(
     store: tuple[Path, dict[str, SessionId]],
 ) -> None:
-    server = start_server(store[0], "--host", "0.0.0.0")  # noqa: S104 - the case tested
+    server = start_server(store[0], "--host", "0.0.0.0")
     code, err = server.stop()
     assert code == 0
     assert "cook: warning: cook ui listens on 0.0.0.0, not only on this machine" in err
