@@ -31,6 +31,7 @@ import asyncio
 import json
 import logging
 import pathlib
+import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -160,7 +161,7 @@ def create_app(dashboard: Dashboard, guard: Guard) -> FastAPI:  # noqa: PLR0915 
         given = request.query_params.get("token")
         if given is None:
             return None
-        if given != guard.token:
+        if not secrets.compare_digest(given.encode(), guard.token.encode()):
             return failure(request, 403, "wrong token: use the URL cook ui printed")
         query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
         target = request.url.path + (f"?{query}" if query else "")
