@@ -10,8 +10,9 @@ Three sources, all publishing to one :class:`Feed`:
   store's channel and re-emits every process's transitions on those signals
   (a lost connection is caught up by seq by the bridge itself);
 - **TinyDB**: :class:`TinyDBPoller` watches the logs grow, through the store's
-  public API only: every :data:`HOT_POLL` seconds it reads the new events of
-  the *hot* sessions (running, or watched by a page), which costs a stat and a
+  public API only, in a thread of its own: every :data:`HOT_POLL` seconds it
+  reads the new events of the *hot* sessions (running and driven by a live
+  process, or shown by a page), which costs a stat and a
   read of nothing when nothing moved (~0.15 ms a session); every
   :data:`IDS_POLL` seconds the ids (one directory listing, ~10 ms at 10,000
   sessions) for new sessions; and the whole listing (status changes of
@@ -236,8 +237,15 @@ class TinyDBPoller:
             await storage.close()
 
     def _hot_ids(self) -> set[SessionId]:
-        running = {sid for sid, row in self._rows.items() if row.status == "running"}
-        return running | set(self.feed.watched)
+        """The running sessions a live process drives, and those a page shows.
+
+        (One whose process is gone moves only once another takes it: the listing
+        sees that — its holder or status changes — and it is hot again.)
+        """
+        driven = {
+            sid for sid, row in self._rows.items() if row.status == "running" and not row.orphaned
+        }
+        return driven | set(self.feed.watched)
 
     async def _hot(self) -> None:
         for session_id in self._hot_ids():
@@ -285,6 +293,16 @@ class TinyDBPoller:
         fresh = {row.id: row for row in rows}
         for sid, row in fresh.items():
             old = self._rows.get(sid)
-            if not first and (old is None or old.state != row.state or old.holder != row.holder):
+            if not first and (old is None or _moved(old, row)):
                 self._publish(Change(sid, self._seqs.get(sid, 0), "listing", row.status))
         self._rows = fresh
+
+
+def _moved(old: SessionListing, new: SessionListing) -> bool:
+    """Whether a session's row changed (its state, or who holds it; a heartbeat is no change)."""
+    if old.state != new.state or old.orphaned != new.orphaned:
+        return True
+    before, after = old.holder, new.holder
+    if before is None or after is None:
+        return before is not after
+    return (before.host, before.pid, before.since) != (after.host, after.pid, after.since)
