@@ -152,7 +152,11 @@ def create_app(dashboard: Dashboard, guard: Guard) -> FastAPI:  # noqa: PLR0915 
         code = exit_code_for(error)
         if code is not None:
             return failure(request, http_status(code), one_line(error))
-        log.error("cook ui: internal error on %s: %s", request.url.path, one_line(error))
+        log.error(
+            "cook ui: internal error on %s: %s",
+            request.url.path,
+            dashboard.scrub(one_line(error)),
+        )
         log.debug("traceback", exc_info=error)
         return failure(request, 500, "internal error (a bug: the server's log says more)")
 
