@@ -274,6 +274,49 @@ def _add_queries(commands: argparse._SubParsersAction[Parser]) -> None:
     p.add_argument("session_id", metavar="ID", type=session_id)
 
 
+DEFAULT_UI_PORT = 8420
+
+
+def port(text: str) -> int:
+    """``--port``: a TCP port, 0 to 65535 (0: any free one)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"expected a port number from 0 to 65535 (0: any free one), not {_quoted(text)}"
+        )
+    return value
+
+
+def _add_ui(commands: argparse._SubParsersAction[Parser]) -> None:
+    p = _command(
+        commands,
+        "ui",
+        "ui.command:ui",
+        "a live web dashboard of the store's sessions (the `ui` extra)",
+        json_output=False,
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        type=_not_empty("the host"),
+        help="the address to listen on (default 127.0.0.1: this machine only)",
+    )
+    p.add_argument(
+        "--port",
+        type=port,
+        default=DEFAULT_UI_PORT,
+        help=f"the port to listen on (default {DEFAULT_UI_PORT}; 0: any free one)",
+    )
+    p.add_argument(
+        "--read-only",
+        action="store_true",
+        help="show sessions, take no action (a TinyDB store is opened read-only)",
+    )
+
+
 def _add_maintenance(commands: argparse._SubParsersAction[Parser]) -> None:
     p = _command(
         commands,
@@ -360,6 +403,7 @@ def build_parser() -> Parser:
     _add_run(commands)
     _add_queries(commands)
     _add_maintenance(commands)
+    _add_ui(commands)
     return parser
 
 
