@@ -12,10 +12,9 @@ import re
 import secrets
 import threading
 import time
-from datetime import UTC, datetime
 from typing import NewType
 
-__all__ = ["SESSION_ID_PATTERN", "SessionId", "created_at", "is_session_id", "new_session_id"]
+__all__ = ["SESSION_ID_PATTERN", "SessionId", "is_session_id", "new_session_id"]
 
 SessionId = NewType("SessionId", str)
 """The identifier of one session (a ULID string)."""
@@ -49,14 +48,6 @@ def new_session_id() -> SessionId:
             random_part = secrets.randbits(_RANDOM_BITS - 1)  # room to increment
         _last = (now, random_part)
     return SessionId(_encode(now, 10) + _encode(random_part, 16))
-
-
-def created_at(session_id: str) -> datetime:
-    """When the session of ``session_id`` was created, to the millisecond (its id says it)."""
-    milliseconds = 0
-    for char in session_id[:10]:
-        milliseconds = milliseconds * 32 + _ALPHABET.index(char)
-    return datetime.fromtimestamp(milliseconds / 1000, UTC)
 
 
 def is_session_id(value: object) -> bool:

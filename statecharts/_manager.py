@@ -45,7 +45,7 @@ from ._config import SessionConfig
 from ._dispatch import SignalDispatcher
 from ._errors import InvalidEvent, SessionError, SessionNotFound
 from ._events import EVENT_TYPES, SessionEvent, Started, TimestampedEvent
-from ._ids import SessionId, created_at, new_session_id
+from ._ids import SessionId, new_session_id
 from ._loading import load_session, rebuild
 from ._progress import SessionProgress
 from ._session import LiveSession
@@ -137,9 +137,20 @@ class SessionManager(Protocol):
         workflow: str | None = None,
         since: datetime | None = None,
         newest_first: bool = False,
+        offset: int = 0,
         limit: int | None = None,
     ) -> list[SessionInfo]:
         """The sessions, filtered and paged (see :meth:`InMemorySessionManager.list_sessions`)."""
+        ...
+
+    async def count_sessions(
+        self,
+        statuses: Iterable[str] | None = None,
+        *,
+        workflow: str | None = None,
+        since: datetime | None = None,
+    ) -> int:
+        """How many sessions :meth:`list_sessions` would list with these filters, unpaged."""
         ...
 
     async def list_active_sessions(self) -> list[SessionInfo]:
@@ -470,31 +481,33 @@ class InMemorySessionManager:
         workflow: str | None = None,
         since: datetime | None = None,
         newest_first: bool = False,
+        offset: int = 0,
         limit: int | None = None,
     ) -> list[SessionInfo]:
-        """The sessions, oldest first (or ``newest_first``), at most ``limit`` of them.
+        """The sessions, oldest first (or ``newest_first``): ``limit`` of them after ``offset``.
 
         Only those whose status is in ``statuses``, whose workflow is named
         ``workflow``, created at ``since`` or later, when given.  With a store,
         the filters and the page come from the store's listing (no log is
         read), and only the sessions of the page are loaded; one the store
-        cannot read is left out and reported in :attr:`damaged`.
+        cannot read is left out and reported in :attr:`damaged`.  Without a
+        filter, the page is chosen by id alone (ids sort by creation), and only
+        its sessions' rows are read.
         """
+        if offset < 0:
+            raise ValueError(f"offset must be 0 or more, not {offset}")
         wanted = None if statuses is None else frozenset(statuses)
-        if self.storage is not None and wanted is None and workflow is None:
-            chosen = await self._page_by_id(since, newest_first=newest_first, limit=limit)
+        end = None if limit is None else offset + max(limit, 0)
+        if self.storage is not None and wanted is None and workflow is None and since is None:
+            ids = await self.storage.list()
+            if newest_first:
+                ids.reverse()
+            chosen = await self._rows_of(ids[offset:end])
         else:
-            chosen = [
-                row
-                for row in await self._rows()
-                if (wanted is None or row.status in wanted)
-                and (workflow is None or row.workflow == workflow)
-                and (since is None or row.created_at >= since)
-            ]
+            chosen = await self._filtered(wanted, workflow, since)
             if newest_first:
                 chosen.reverse()
-            if limit is not None:
-                chosen = chosen[: max(limit, 0)]
+            chosen = chosen[offset:end]
         infos = []
         for row in chosen:
             try:
@@ -507,21 +520,41 @@ class InMemorySessionManager:
             infos.append(_with_row(info, row) if self.storage is not None else info)
         return infos
 
-    async def _page_by_id(
-        self, since: datetime | None, *, newest_first: bool, limit: int | None
-    ) -> list[SessionListing]:
-        """A page chosen by id alone (ids sort by creation): only its sessions are read."""
+    async def count_sessions(
+        self,
+        statuses: Iterable[str] | None = None,
+        *,
+        workflow: str | None = None,
+        since: datetime | None = None,
+    ) -> int:
+        """How many sessions :meth:`list_sessions` would list with these filters, unpaged.
+
+        Without a filter it counts ids (no row is read): a damaged session is
+        counted, though :meth:`list_sessions` leaves it out.
+        """
+        wanted = None if statuses is None else frozenset(statuses)
+        if self.storage is not None and wanted is None and workflow is None and since is None:
+            return len(await self.storage.list())
+        return len(await self._filtered(wanted, workflow, since))
+
+    async def _rows_of(self, ids: list[SessionId]) -> list[SessionListing]:
+        """The rows of ``ids``, in their order (one gone or damaged meanwhile is left out)."""
         assert self.storage is not None
-        ids = await self.storage.list()
-        if since is not None:
-            ids = [session_id for session_id in ids if created_at(session_id) >= since]
-        if newest_first:
-            ids.reverse()
-        if limit is not None:
-            ids = ids[: max(limit, 0)]
         rows = {row.id: row for row in await self.storage.listing(ids)}
         self.damaged.update(self.storage.damaged())
         return [rows[session_id] for session_id in ids if session_id in rows]
+
+    async def _filtered(
+        self, wanted: frozenset[str] | None, workflow: str | None, since: datetime | None
+    ) -> list[SessionListing]:
+        """Every row that passes the filters, oldest first."""
+        return [
+            row
+            for row in await self._rows()
+            if (wanted is None or row.status in wanted)
+            and (workflow is None or row.workflow == workflow)
+            and (since is None or row.created_at >= since)
+        ]
 
     async def _rows(self) -> list[SessionListing]:
         """Every session at a glance: from the store, or from memory."""

@@ -222,6 +222,7 @@ class LiveSession:
             state=self.state,
             config=self.config,
             progress=self.tracker.snapshot(self.state, now),
+            created_at=self.created_at,
         )
 
     def to_chart(self) -> SessionChart:

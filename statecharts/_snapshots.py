@@ -71,6 +71,7 @@ class SessionInfo(Record):
     state: SessionState
     config: SessionConfig
     progress: SessionProgress
+    created_at: AwareDatetime
     holder: SessionHolder | None = None
     interrupted: bool = False
 

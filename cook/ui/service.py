@@ -114,14 +114,6 @@ class Filters:
         if self.page < 1:
             raise BadRequest(f"page numbers start at 1, not {self.page}")
 
-    def keeps(self, row: SessionListing) -> bool:
-        """Whether ``row`` passes the filters (as ``list_sessions`` filters)."""
-        return (
-            (not self.statuses or row.status in self.statuses)
-            and (self.workflow is None or row.workflow == self.workflow)
-            and (self.since is None or row.created_at >= self.since)
-        )
-
 
 @dataclass
 class Trace:
@@ -264,23 +256,27 @@ class Dashboard:
         return _PASSWORDISH.sub(r"\1***@", text)
 
     async def page(self, filters: Filters) -> SessionPage:
-        """A page of the sessions, newest first: the listing filtered, only the page loaded."""
-        rows = [row for row in await self.storage.listing() if filters.keeps(row)]
-        rows.reverse()
-        total = len(rows)
+        """A page of the sessions, newest first, as ``cook sessions`` lists them.
+
+        The manager filters and pages: without a status or workflow filter, the
+        page is chosen by id and only its sessions are read.
+        """
+        statuses, workflow, since = filters.statuses or None, filters.workflow, filters.since
+        total = await self.manager.count_sessions(statuses, workflow=workflow, since=since)
         pages = max(1, math.ceil(total / filters.per_page))
         if filters.page > pages:
             raise NotFound(
                 f"page {filters.page} is past the last page ({pages}) of {total} sessions"
             )
-        start = (filters.page - 1) * filters.per_page
-        chosen = rows[start : start + filters.per_page]
-        infos = await asyncio.gather(*(self._info(row.id) for row in chosen))
-        shown = [
-            self.row(info, row.created_at)
-            for info, row in zip(infos, chosen, strict=True)
-            if info is not None
-        ]
+        infos = await self.manager.list_sessions(
+            statuses,
+            workflow=workflow,
+            since=since,
+            newest_first=True,
+            offset=(filters.page - 1) * filters.per_page,
+            limit=filters.per_page,
+        )
+        shown = [self.row(info) for info in infos]
         damaged = sorted(set(self.storage.damaged()) | set(self.manager.damaged))
         return SessionPage(
             sessions=shown,
@@ -298,7 +294,7 @@ class Dashboard:
         except SessionError:
             return None
 
-    def row(self, info: SessionInfo, created_at: datetime) -> SessionRow:
+    def row(self, info: SessionInfo) -> SessionRow:
         """The table's row of a session."""
         progress = info.progress
         mode = info.config.execution_mode
@@ -315,7 +311,7 @@ class Dashboard:
             total_iterations=progress.total_iterations,
             mode="worktree" if isinstance(mode, Worktree) else "direct",
             worktree=mode.name if isinstance(mode, Worktree) else None,
-            created_at=created_at,
+            created_at=info.created_at,
             started_at=progress.started_at,
             duration_seconds=round(duration.total_seconds(), 3),
             outcome=_outcome(info),
@@ -359,12 +355,12 @@ class Dashboard:
 
     async def detail(self, session_id: SessionId) -> SessionDetail:
         """One session at length."""
-        listed = await self._listed(session_id)
+        await self._listed(session_id)  # one gone or damaged: its clear error first
         trace = await self.trace(session_id)
         info = await self.manager.get_info(session_id)
         return SessionDetail(
             info=info,
-            row=self.row(info, listed.created_at),
+            row=self.row(info),
             last_seq=trace.replica.last_seq,
             chart=trace.marks(),
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime
 from typing import Any, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
@@ -49,12 +48,15 @@ class _Row(_Loose):
 
 
 class _Kept(NamedTuple):
-    """What a row keeps of its document (a few hundred bytes: a store may list 100,000)."""
+    """What a row keeps of its document: the row as listed when its holder is gone or none.
+
+    Its parts are those of the listed row (a store may list 100,000: a few
+    hundred bytes each), built once: listing the same rows again builds nothing.
+    """
 
     key: tuple[int, int, int, int]
-    state: SessionState
-    workflow: str
-    created_at: datetime
+    row: SessionListing
+    """The row with no holder: as listed when none holds it, or when its holder is gone."""
     holder: Holder | None
 
 
@@ -83,26 +85,23 @@ class Listing:
         kept = self._rows.get(session_id)
         if kept is None or key is None or kept.key != key:
             parsed = _read_row(self.layout, session_id)
-            kept = _Kept(
-                key or (0, 0, 0, 0),
-                parsed.state,
-                sys.intern(parsed.config.workflow.name),
-                parsed.created_at,
-                parsed.holder,
+            row = SessionListing(
+                id=session_id,
+                state=parsed.state,
+                workflow=sys.intern(parsed.config.workflow.name),
+                created_at=parsed.created_at,
+                orphaned=parsed.holder is not None,  # until its holder is found alive
             )
+            kept = _Kept(key or (0, 0, 0, 0), row, parsed.holder)
             if key is not None and key == self._key(session_id):  # not rewritten meanwhile
                 if len(self._rows) >= self.size:
                     self._rows.clear()
                 self._rows[session_id] = kept
         holder = kept.holder
-        alive = holder is not None and self.liveness.alive(holder)
-        return SessionListing(
-            id=session_id,
-            state=kept.state,
-            workflow=kept.workflow,
-            created_at=kept.created_at,
-            holder=self.liveness.describe(holder) if holder is not None and alive else None,
-            orphaned=holder is not None and not alive,
+        if holder is None or not self.liveness.alive(holder):
+            return kept.row
+        return kept.row.model_copy(
+            update={"holder": self.liveness.describe(holder), "orphaned": False}
         )
 
     def _key(self, session_id: SessionId) -> tuple[int, int, int, int] | None:

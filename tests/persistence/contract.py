@@ -27,6 +27,7 @@ from statecharts import (
     PersistedSession,
     SessionConfig,
     SessionEvent,
+    SessionId,
     SessionLocked,
     SessionNotFound,
     TimestampedEvent,
@@ -343,3 +344,58 @@ class StorageContract:
         await store.flush()
         await manager.aclose()
         await store.close()
+
+    # -- listing ------------------------------------------------------------------------
+    async def test_sessions_are_filtered_counted_and_paged_alike(
+        self, store: DurableSessionStorage, session_config: SessionConfig
+    ) -> None:
+        manager = await self.new_manager(store)
+        made: list[tuple[SessionId, str, str]] = []  # (id, workflow, status), oldest first
+        for number in range(9):
+            workflow = ("lint", "tests", "docs")[number % 3]
+            config = session_config.model_copy(
+                update={"workflow": session_config.workflow.model_copy(update={"name": workflow})}
+            )
+            sid = await manager.create_session(config)
+            if number % 2:
+                await manager.start_session(sid)
+            if number % 4 == 3:
+                await manager.complete_session(sid)
+            made.append((sid, workflow, (await manager.get_state(sid)).status))
+        middle = (await manager.get_info(made[4][0])).created_at
+        reader = manager
+        cases: list[tuple[frozenset[str] | None, str | None, datetime | None]] = [
+            (None, None, None),
+            (None, None, middle),
+            (frozenset({"running"}), None, None),
+            (frozenset({"created", "completed"}), "tests", None),
+            (None, "docs", middle),
+            (frozenset({"failed"}), None, None),
+        ]
+        for statuses, wanted, since in cases:
+            expected = [
+                sid
+                for sid, name, status in made
+                if (statuses is None or status in statuses)
+                and (wanted is None or name == wanted)
+                and (since is None or sid >= made[4][0])
+            ]
+            count = await reader.count_sessions(statuses, workflow=wanted, since=since)
+            assert count == len(expected), (statuses, wanted, since)
+            for newest_first, offset, limit in [(False, 0, None), (True, 0, 2), (True, 1, 3)]:
+                listed = await reader.list_sessions(
+                    statuses,
+                    workflow=wanted,
+                    since=since,
+                    newest_first=newest_first,
+                    offset=offset,
+                    limit=limit,
+                )
+                order = expected[::-1] if newest_first else expected
+                end = None if limit is None else offset + limit
+                assert [info.id for info in listed] == order[offset:end]
+        past_the_end = await reader.list_sessions(offset=len(made), limit=5)
+        assert past_the_end == []
+        with pytest.raises(ValueError, match="offset"):
+            await reader.list_sessions(offset=-1)
+        await reader.aclose()

@@ -186,5 +186,10 @@ persisted = st.builds(
     checkpoints=st.lists(checkpoints, max_size=1).map(tuple),
 )
 infos = st.builds(
-    SessionInfo, id=session_ids, state=session_states, config=configs, progress=progresses
+    SessionInfo,
+    id=session_ids,
+    state=session_states,
+    config=configs,
+    progress=progresses,
+    created_at=moments,
 )
