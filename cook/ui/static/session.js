@@ -111,6 +111,12 @@
     return (Number(m[1] || 0) * 86400) + (Number(m[2] || 0) * 3600) + (Number(m[3] || 0) * 60) + Number(m[4] || 0);
   }
 
+  // the y axis as wide as its longest label (0.003 or 12,000 is never cut)
+  function ySize(u, values) {
+    const longest = Math.max(1, ...(values || []).map((v) => String(v).length));
+    return 16 + 7 * longest;
+  }
+
   function plot(name, target, labels, colours, data, bars) {
     const node = document.getElementById(target);
     const width = Math.max(240, node.clientWidth || 300);
@@ -118,7 +124,7 @@
       width, height: 170,
       legend: {show: true, live: false},
       scales: {x: {time: false, range: (u, min, max) => [min - 0.6, max + 0.6]}},
-      axes: [{label: "iteration", size: 34, incrs: [1, 2, 5, 10, 20, 50, 100]}, {size: 44}],
+      axes: [{label: "iteration", size: 34, incrs: [1, 2, 5, 10, 20, 50, 100]}, {size: ySize}],
       series: [{label: "iteration"}].concat(labels.map((label, i) => ({
         label, stroke: colours[i], fill: bars ? colours[i] + "aa" : undefined, width: bars ? 1 : 2,
         points: {show: !bars, size: 6},
